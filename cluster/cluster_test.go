@@ -1,0 +1,382 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+func TestThreeNodesBootstrapExpect(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	leader := leaderOf(nodes)
+
+	for _, n := range nodes {
+		if got := voters(n); len(got) != 3 {
+			t.Errorf("%s sees voters %v, want 3", n.ID(), got)
+		}
+	}
+	// Every node names the same leader, with the client address the leader
+	// publishes in gossip.
+	for _, n := range nodes {
+		waitFor(t, 5*time.Second, "leader known on "+n.ID(), func() bool {
+			m, ok := n.Leader()
+			return ok && m.ID == leader.ID() && m.ClientAddr == leader.cfg.ClientAddr &&
+				m.HTTPAddr == leader.cfg.HTTPAddr && m.RaftAddr == leader.RaftAddr() && m.Leader
+		})
+	}
+	waitFor(t, 5*time.Second, "OnLeaderChange(true) on the leader", func() bool {
+		return slices.Equal(leader.leaderEvents(), []bool{true})
+	})
+
+	var lastIndex uint64
+	for i := range 100 {
+		resp, index, term := mustApply(t, leader, fmt.Sprintf("cmd-%d", i))
+		if resp != i+1 {
+			t.Fatalf("apply %d: response %v, want %d", i, resp, i+1)
+		}
+		if index <= lastIndex {
+			t.Fatalf("apply %d: index %d not above %d", i, index, lastIndex)
+		}
+		if st := leader.Status(); term != st.Term {
+			t.Fatalf("apply %d: term %d, leader term %d", i, term, st.Term)
+		}
+		lastIndex = index
+	}
+	want := leader.fsm.snapshotEntries()
+	for _, n := range nodes {
+		waitFor(t, 5*time.Second, "replication to "+n.ID(), func() bool { return n.fsm.len() == 100 })
+		if got := n.fsm.snapshotEntries(); !slices.EqualFunc(got, want, func(a, b []byte) bool { return string(a) == string(b) }) {
+			t.Fatalf("%s FSM differs from the leader's", n.ID())
+		}
+		st := n.Status()
+		if st.LeaderID != leader.ID() || st.AppliedIndex < lastIndex || st.CommitIndex < lastIndex || st.LastLogIndex < lastIndex {
+			t.Errorf("%s status %+v, want leader %s and indexes >= %d", n.ID(), st, leader.ID(), lastIndex)
+		}
+	}
+	if st := leader.Status(); st.State != "leader" {
+		t.Errorf("leader state %q", st.State)
+	}
+
+	f := followersOf(nodes)[0]
+	if f.Status().State != "follower" {
+		t.Errorf("follower state %q", f.Status().State)
+	}
+	_, _, _, err := f.Apply(ctxT(t, time.Second), []byte("x"))
+	if !errors.Is(err, ErrNotLeader) || errors.Is(err, ErrNoLeader) {
+		t.Errorf("apply on follower: %v, want ErrNotLeader with a known leader", err)
+	}
+	if err := f.VerifyLeader(ctxT(t, time.Second)); !errors.Is(err, ErrNotLeader) {
+		t.Errorf("VerifyLeader on follower: %v", err)
+	}
+	if err := leader.VerifyLeader(ctxT(t, 5*time.Second)); err != nil {
+		t.Errorf("VerifyLeader on leader: %v", err)
+	}
+	if err := leader.Barrier(ctxT(t, 5*time.Second)); err != nil {
+		t.Errorf("Barrier on leader: %v", err)
+	}
+}
+
+func TestSingleNodeDefaultsAndRestart(t *testing.T) {
+	cfg := newConfig(t) // only DataDir, loopback port 0 and a logger
+	n := startNode(t, cfg)
+	waitFor(t, 10*time.Second, "single node leadership", func() bool {
+		return n.IsLeader() && len(n.leaderEvents()) == 1
+	})
+	for i := range 3 {
+		mustApply(t, n, fmt.Sprintf("e%d", i))
+	}
+	id := n.ID()
+	stored, err := os.ReadFile(filepath.Join(cfg.DataDir, "node-id"))
+	if err != nil || strings.TrimSpace(string(stored)) != id {
+		t.Fatalf("node-id file %q (%v), want %q", stored, err, id)
+	}
+	if m := n.Members(); len(m) != 1 || !m[0].Voter || !m[0].Leader || !m[0].Alive || m[0].ID != id {
+		t.Fatalf("members %+v", m)
+	}
+	lastIndex := n.Status().LastLogIndex
+
+	// Mapping of raft errors.
+	if err := n.mapRaftErr("x", raft.ErrLeadershipLost, true); !errors.Is(err, ErrIndeterminate) {
+		t.Errorf("leadership lost after proposing: %v", err)
+	}
+	if err := n.mapRaftErr("x", raft.ErrRaftShutdown, true); !errors.Is(err, ErrShutdown) {
+		t.Errorf("raft shutdown: %v", err)
+	}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, _, err := n.Apply(canceled, []byte("x")); !errors.Is(err, context.Canceled) || errors.Is(err, ErrIndeterminate) {
+		t.Errorf("apply with a canceled context: %v", err)
+	}
+
+	if err := n.Shutdown(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if err := n.Shutdown(ctxT(t, time.Second)); err != nil {
+		t.Fatalf("second shutdown: %v", err)
+	}
+	if got := n.leaderEvents(); !slices.Equal(got, []bool{true, false}) {
+		t.Errorf("leader events %v, want [true false]", got)
+	}
+	if _, _, _, err := n.Apply(ctxT(t, time.Second), []byte("x")); !errors.Is(err, ErrShutdown) {
+		t.Errorf("apply after shutdown: %v", err)
+	}
+
+	// Restart from the same directory on new ports: same ID, no second
+	// bootstrap, the log is replayed, and the leader updates its own Raft
+	// address in the configuration.
+	cfg2 := cfg
+	n2 := startNode(t, cfg2)
+	if n2.ID() != id {
+		t.Fatalf("restarted with ID %q, want %q", n2.ID(), id)
+	}
+	waitFor(t, 10*time.Second, "restarted node replays its log", func() bool {
+		return n2.IsLeader() && n2.fsm.len() == 3
+	})
+	if st := n2.Status(); st.LastLogIndex <= lastIndex {
+		t.Errorf("last index %d after restart, want above %d", st.LastLogIndex, lastIndex)
+	}
+	waitFor(t, 10*time.Second, "own raft address updated", func() bool {
+		m := n2.Members()
+		return len(m) == 1 && m[0].RaftAddr == n2.RaftAddr() && m[0].Voter
+	})
+	mustApply(t, n2, "after restart")
+	if err := n2.Kill(); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+
+	// A configured ID that contradicts the stored one is refused.
+	cfg3 := cfg
+	cfg3.NodeID = "someone-else"
+	if _, err := Start(context.Background(), cfg3, &testFSM{}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("start with a different NodeID: %v", err)
+	}
+}
+
+func TestKillLeaderFailoverAndRestart(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	for i := range 10 {
+		mustApply(t, leaderOf(nodes), fmt.Sprintf("before-%d", i))
+	}
+	old := leaderOf(nodes)
+	var rest []*tnode
+	for _, n := range nodes {
+		if n != old {
+			rest = append(rest, n)
+		}
+	}
+	start := time.Now()
+	if err := old.Kill(); err != nil {
+		t.Fatalf("kill leader: %v", err)
+	}
+	waitFor(t, 10*time.Second, "a new leader", func() bool { return leaderOf(rest) != nil })
+	elected := time.Since(start)
+	newLeader := leaderOf(rest)
+	mustApply(t, newLeader, "after-0")
+	t.Logf("failover: new leader %s elected %v after the leader was killed, first apply done after %v",
+		newLeader.ID(), elected, time.Since(start))
+	for i := 1; i < 10; i++ {
+		mustApply(t, newLeader, fmt.Sprintf("after-%d", i))
+	}
+
+	// Restart the killed node from its data dir: same ID, still a voter, no
+	// second cluster; it catches up.
+	re := restartNode(t, old, []string{rest[0].GossipAddr(), rest[1].GossipAddr()})
+	if re.ID() != old.ID() {
+		t.Fatalf("restarted with ID %s, want %s", re.ID(), old.ID())
+	}
+	all := append(slices.Clone(rest), re)
+	waitFor(t, 15*time.Second, "restarted node catches up", func() bool { return re.fsm.len() == 20 })
+	l := leaderOf(all)
+	if l == nil {
+		t.Fatal("no leader after restart")
+	}
+	mustApply(t, l, "final")
+	waitFor(t, 5*time.Second, "restarted node applies new entries", func() bool { return re.fsm.len() == 21 })
+	if got := voters(l); len(got) != 3 {
+		t.Errorf("voters %v after restart, want 3", got)
+	}
+}
+
+func TestFollowerCatchesUpBySnapshotInstall(t *testing.T) {
+	const total = 50_000
+	nodes := startCluster(t, 3, func(c *Config) {
+		c.SnapshotThreshold = 2048
+		c.TrailingLogs = 512
+		c.SnapshotInterval = 200 * time.Millisecond
+	})
+	leader := leaderOf(nodes)
+	for i := range 10 {
+		mustApply(t, leader, fmt.Sprintf("early-%d", i))
+	}
+	down := followersOf(nodes)[0]
+	waitFor(t, 5*time.Second, "follower has the early entries", func() bool { return down.fsm.len() == 10 })
+	downLast := down.Status().LastLogIndex
+	if err := down.Kill(); err != nil {
+		t.Fatalf("kill follower: %v", err)
+	}
+
+	// Pipeline the writes straight through raft: enqueue a window of
+	// futures, then check them in order.
+	start := time.Now()
+	r := leader.Raft()
+	const window = 512
+	futures := make([]raft.ApplyFuture, 0, window)
+	for i := range total {
+		futures = append(futures, r.Apply([]byte(fmt.Sprintf("bulk-%d", i)), 0))
+		if len(futures) == window || i == total-1 {
+			for _, f := range futures {
+				if err := f.Error(); err != nil {
+					t.Fatalf("bulk apply: %v", err)
+				}
+			}
+			futures = futures[:0]
+		}
+	}
+	t.Logf("wrote %d entries in %v", total, time.Since(start))
+	waitFor(t, 20*time.Second, "leader compacts its log past the stopped follower", func() bool {
+		first, err := leader.store.FirstIndex()
+		return err == nil && first > downLast+1
+	})
+
+	var others []string
+	for _, n := range nodes {
+		if n != down {
+			others = append(others, n.GossipAddr())
+		}
+	}
+	start = time.Now()
+	re := restartNode(t, down, others)
+	waitFor(t, 30*time.Second, "restarted follower catches up", func() bool { return re.fsm.len() == total+10 })
+	restores, lastLen := re.fsm.restoreInfo()
+	if restores == 0 || lastLen <= 10 {
+		t.Fatalf("follower caught up without a snapshot install (restores %d, last restore %d entries)", restores, lastLen)
+	}
+	t.Logf("follower caught up in %v via snapshot install of %d entries", time.Since(start), lastLen)
+}
+
+func TestNewServerJoinsAsNonvoterThenPromoted(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	leader := leaderOf(nodes)
+	for i := range 20 {
+		mustApply(t, leader, fmt.Sprintf("e%d", i))
+	}
+	cfg := newConfig(t)
+	cfg.Join = []string{nodes[1].GossipAddr()}
+	fourth := startNode(t, cfg)
+	waitFor(t, 20*time.Second, "fourth node promoted to voter", func() bool {
+		l := leaderOf(nodes)
+		return l != nil && suffrageOf(l, fourth.ID()) == "voter"
+	})
+	waitFor(t, 5*time.Second, "fourth node has the log", func() bool { return fourth.fsm.len() == 20 })
+
+	// The leader's log holds the history: the fourth node first appears as
+	// a non-voter and only a later configuration makes it a voter.
+	l := leaderOf(nodes)
+	var history []string
+	first, _ := l.store.FirstIndex()
+	last, _ := l.store.LastIndex()
+	for i := first; i <= last; i++ {
+		var e raft.Log
+		if err := l.store.GetLog(i, &e); err != nil || e.Type != raft.LogConfiguration {
+			continue
+		}
+		for _, s := range raft.DecodeConfiguration(e.Data).Servers {
+			if string(s.ID) == fourth.ID() {
+				history = append(history, suffrageName(s.Suffrage))
+			}
+		}
+	}
+	if len(history) < 2 || history[0] != "nonvoter" || history[len(history)-1] != "voter" {
+		t.Fatalf("configuration history of the new node %v, want nonvoter first and voter last", history)
+	}
+	mustApply(t, l, "after promotion")
+	waitFor(t, 5*time.Second, "fourth node applies new entries", func() bool { return fourth.fsm.len() == 21 })
+}
+
+func TestRemoveServer(t *testing.T) {
+	nodes := startCluster(t, 3, func(c *Config) { c.ReconcileInterval = 100 * time.Millisecond })
+	leader := leaderOf(nodes)
+	fs := followersOf(nodes)
+	removed, other := fs[0], fs[1]
+
+	if err := removed.RemoveServer(ctxT(t, time.Second), other.ID()); !errors.Is(err, ErrNotLeader) {
+		t.Fatalf("RemoveServer on a follower: %v", err)
+	}
+	if err := leader.RemoveServer(ctxT(t, time.Second), "no-such-node"); !errors.Is(err, ErrUnknownNode) {
+		t.Fatalf("RemoveServer of an unknown node: %v", err)
+	}
+	if err := leader.RemoveServer(ctxT(t, 5*time.Second), removed.ID()); err != nil {
+		t.Fatalf("RemoveServer: %v", err)
+	}
+	if got := voters(leader); len(got) != 2 || slices.Contains(got, removed.ID()) {
+		t.Fatalf("voters after removal %v", got)
+	}
+	for i := range 10 {
+		mustApply(t, leader, fmt.Sprintf("two-%d", i))
+	}
+	waitFor(t, 5*time.Second, "remaining follower applies", func() bool { return other.fsm.len() == 10 })
+
+	notReAdded := func(n *tnode) func() bool {
+		return func() bool {
+			return suffrageOf(n, removed.ID()) == "none" && len(voters(n)) == 2
+		}
+	}
+	// The removed node keeps gossiping; the leader that removed it must
+	// not add it back...
+	holdsFor(t, 1500*time.Millisecond, "removed node stays out", notReAdded(leader))
+	// ...nor must the next leader, which never saw the removal happen.
+	if err := leader.TransferLeadership(ctxT(t, 5*time.Second)); err != nil {
+		t.Fatalf("transfer leadership: %v", err)
+	}
+	waitFor(t, 5*time.Second, "the other node leads", other.IsLeader)
+	holdsFor(t, 1500*time.Millisecond, "removed node stays out under the new leader", notReAdded(other))
+	for i := range 10 {
+		mustApply(t, other, fmt.Sprintf("new-leader-%d", i))
+	}
+	waitFor(t, 5*time.Second, "old leader applies", func() bool { return leader.fsm.len() == 20 })
+}
+
+func TestShutdownTransfersLeadership(t *testing.T) {
+	nodes := startCluster(t, 3, nil)
+	leader := leaderOf(nodes)
+	mustApply(t, leader, "x")
+	var rest []*tnode
+	for _, n := range nodes {
+		if n != leader {
+			rest = append(rest, n)
+		}
+	}
+	start := time.Now()
+	if err := leader.Shutdown(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	took := time.Since(start)
+	// The transfer completed inside Shutdown, so a successor is known at
+	// once (a follower noticing a silent leader would take far longer).
+	waitFor(t, 2*time.Second, "a successor", func() bool { return leaderOf(rest) != nil })
+	t.Logf("leader shutdown with transfer took %v; successor known %v after it began", took, time.Since(start))
+	if got := leader.leaderEvents(); !slices.Equal(got, []bool{true, false}) {
+		t.Errorf("old leader's events %v, want [true false]", got)
+	}
+	next := leaderOf(rest)
+	if got := voters(next); len(got) != 3 || !slices.Contains(got, leader.ID()) {
+		t.Fatalf("voters after shutdown %v: the stopped node must remain a voter", got)
+	}
+	mustApply(t, next, "y")
+	waitFor(t, 10*time.Second, "gossip reports the stopped node gone", func() bool {
+		for _, m := range next.Members() {
+			if m.ID == leader.ID() {
+				return !m.Alive && m.Voter
+			}
+		}
+		return false
+	})
+}

@@ -1,0 +1,64 @@
+// Package cluster runs one raftmq server's consensus and membership: a
+// hashicorp/raft instance (raft-boltdb log and stable store with fsync, a
+// file snapshot store keeping two snapshots, the TCP transport) and
+// hashicorp/memberlist gossip. It knows nothing of messages: the caller
+// supplies the raft.FSM and proposes opaque commands with Node.Apply.
+//
+// # Why it is built this way
+//
+// Gossip discovers, Raft decides. memberlist finds servers and notices
+// failures; it never changes the Raft configuration by itself. Every
+// configuration change is made by the leader, one at a time, in a single
+// leader loop driven by raft's NotifyCh (as Consul does):
+//
+//   - on election the loop issues a barrier, so every entry of earlier terms
+//     is applied before Config.OnLeaderChange(true) lets the caller act as
+//     leader; it calls OnLeaderChange(false) when leadership ends;
+//   - while leading it reconciles every ReconcileInterval and on each gossip
+//     event: a live member missing from Raft joins as a non-voter and is
+//     promoted once caught up (it publishes its applied index in gossip
+//     metadata about once a second). Non-voters first, so a slow new server
+//     never counts towards the quorum before it holds the log.
+//   - nobody is removed because gossip thinks it is dead: a crashed voter
+//     stays a voter until an admin calls RemoveServer. Shutdown keeps the
+//     node a voter too, so a rolling restart never shrinks the cluster.
+//
+// A member seen in gossip that already has Raft state but is not in the
+// configuration is never added: it is a server an admin removed (possibly
+// under an earlier leader, which kept the only tombstone) or one that
+// belongs to another cluster. A removed server can come back only with a
+// wiped data directory, which gives it a new ID.
+//
+// Bootstrapping a new cluster is the one dangerous moment: two nodes that
+// each bootstrap alone make two clusters. So a node bootstraps only when it
+// has no Raft state and either runs alone (BootstrapExpect 0 or 1, no Join
+// seeds) or sees at least the expected number of servers in gossip, none
+// of which has state; all of them then propose the same sorted
+// configuration, which Raft tolerates. Set BootstrapExpect to the number
+// of servers started together. A node given Join seeds and BootstrapExpect 0 or 1 never
+// bootstraps: it waits for the leader of the cluster it joined to add it.
+//
+// Node.Apply reports the term and index of the entry that holds a command:
+// the FSM is wrapped so that the term comes from the entry itself. Raft
+// errors are translated to this package's sentinels; after a command has
+// been handed to Raft, losing leadership yields ErrIndeterminate because
+// the entry may still commit.
+//
+// # Timing
+//
+// Defaults suit a LAN: heartbeat and election timeouts of 500 ms, a 250 ms
+// leader lease and a 20 ms commit timeout. A follower detects a dead leader
+// within 0.5 to 1 s and an election takes a few round trips, so failover
+// is typically under 1.5 s; the package tests log the measured time. Raft
+// keeps 10240 entries after each snapshot (taken every 8192 entries), so a
+// follower that was down for longer than that catches up by snapshot
+// install.
+//
+// # Goroutines and locks
+//
+// Every goroutine is started through Node.spawn and stopped by Shutdown or
+// Kill, which stop gossip and Raft in reverse start order and wait for
+// them. memberlist calls the event delegate with its own locks held: the
+// delegate only updates a cache under its mutex and signals buffered
+// channels, and no code calls memberlist or Raft while holding that mutex.
+package cluster

@@ -1,0 +1,235 @@
+// Command node runs one raftmq broker node.
+//
+// With no flags it starts a single-node broker on the default ports with its
+// data in ./data. Every flag can also be set through an environment variable:
+// RAFTMQ_ followed by the flag's name in upper case with dashes as
+// underscores (-bootstrap-expect is RAFTMQ_BOOTSTRAP_EXPECT). A flag given on
+// the command line wins over the environment.
+//
+//	node healthcheck [-http-addr host:port]
+//
+// asks a running node's /healthz and exits 0 if it answers, for container
+// health checks in images that have no curl.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/raftmq/raftmq/broker"
+	"github.com/raftmq/raftmq/cluster"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
+		os.Exit(healthcheck(os.Args[2:], os.Stderr))
+	}
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+// options are the node's flags.
+type options struct {
+	id, data                                   string
+	clientAddr, raftAddr, gossipAddr, httpAddr string
+	advClient, advRaft, advGossip, advHTTP     string
+	join                                       string
+	bootstrapExpect                            int
+	heartbeat, election, leaderLease, commit   time.Duration
+	snapshotThreshold, trailingLogs            uint64
+	snapshotInterval, tick                     time.Duration
+	memoryWatermark                            int64
+	maxFrame                                   int
+	logLevel, logFormat                        string
+	shutdownTimeout                            time.Duration
+}
+
+func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.id, "id", "", "node ID; default: the ID kept in the data directory, or a new random one on first start")
+	fs.StringVar(&o.data, "data", "./data", "data directory (Raft log, snapshots, node ID)")
+	fs.StringVar(&o.clientAddr, "client-addr", broker.DefaultClientAddr, "bind address of the client protocol")
+	fs.StringVar(&o.raftAddr, "raft-addr", "127.0.0.1:6571", "bind address of Raft")
+	fs.StringVar(&o.gossipAddr, "gossip-addr", "127.0.0.1:6572", "bind address of gossip (TCP and UDP)")
+	fs.StringVar(&o.httpAddr, "http-addr", broker.DefaultHTTPAddr, "bind address of HTTP (/healthz, /readyz, /metrics); empty disables it")
+	fs.StringVar(&o.advClient, "advertise-client", "", "client address other nodes and clients use to reach this node (default: -client-addr)")
+	fs.StringVar(&o.advRaft, "advertise-raft", "", "Raft address other nodes use (default: -raft-addr; required when binding 0.0.0.0)")
+	fs.StringVar(&o.advGossip, "advertise-gossip", "", "gossip address other nodes use (default: -gossip-addr)")
+	fs.StringVar(&o.advHTTP, "advertise-http", "", "HTTP address reported in cluster status (default: -http-addr)")
+	fs.StringVar(&o.join, "join", "", "comma-separated gossip addresses (host:port) of nodes to join")
+	fs.IntVar(&o.bootstrapExpect, "bootstrap-expect", 1, "bootstrap a new cluster once this many servers see each other (1: alone, at once)")
+	fs.DurationVar(&o.heartbeat, "heartbeat-timeout", 0, "Raft heartbeat timeout (0: the LAN default)")
+	fs.DurationVar(&o.election, "election-timeout", 0, "Raft election timeout (0: the LAN default)")
+	fs.DurationVar(&o.leaderLease, "leader-lease-timeout", 0, "Raft leader lease timeout (0: the LAN default)")
+	fs.DurationVar(&o.commit, "commit-timeout", 0, "Raft commit timeout (0: the default)")
+	fs.Uint64Var(&o.snapshotThreshold, "snapshot-threshold", 0, "log entries between snapshots (0: the default)")
+	fs.Uint64Var(&o.trailingLogs, "trailing-logs", 0, "log entries kept after a snapshot (0: the default)")
+	fs.DurationVar(&o.snapshotInterval, "snapshot-interval", 0, "how often to check whether a snapshot is due (0: the default)")
+	fs.DurationVar(&o.tick, "tick-interval", broker.DefaultTickInterval, "how often the leader expires messages and prunes de-duplication entries")
+	fs.Int64Var(&o.memoryWatermark, "memory-high-watermark", broker.DefaultMemoryHighWatermark, "bytes of queued messages above which publishes are refused (0: no limit)")
+	fs.IntVar(&o.maxFrame, "max-frame-size", 0, "largest client frame in bytes (0: 16 MiB)")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful stop may take")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: node [flags]\n       node healthcheck [-http-addr host:port]\n\n")
+		fmt.Fprintf(out, "Runs one raftmq broker node. Every flag may be set by the environment variable\nRAFTMQ_<FLAG> (upper case, dashes as underscores); the command line wins.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// envName returns the environment variable that sets a flag.
+func envName(flagName string) string {
+	return "RAFTMQ_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parse reads the environment, then the command line.
+func parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" && err == nil {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s=%q: %w", envName(f.Name), v, e)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return fs.Parse(args)
+}
+
+func newLogger(o *options, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", o.logLevel, err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", o.logFormat)
+}
+
+// config turns the options into the broker's configuration.
+func (o *options) config(log *slog.Logger) broker.Config {
+	var join []string
+	for _, s := range strings.Split(o.join, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			join = append(join, s)
+		}
+	}
+	return broker.Config{
+		ClientAddr:          o.clientAddr,
+		HTTPAddr:            o.httpAddr,
+		MaxFrameSize:        o.maxFrame,
+		MemoryHighWatermark: o.memoryWatermark,
+		TickInterval:        o.tick,
+		Logger:              log,
+		Cluster: cluster.Config{
+			DataDir:            o.data,
+			NodeID:             o.id,
+			RaftAddr:           o.raftAddr,
+			RaftAdvertise:      o.advRaft,
+			GossipAddr:         o.gossipAddr,
+			GossipAdvertise:    o.advGossip,
+			ClientAddr:         o.advClient,
+			HTTPAddr:           o.advHTTP,
+			Join:               join,
+			BootstrapExpect:    o.bootstrapExpect,
+			HeartbeatTimeout:   o.heartbeat,
+			ElectionTimeout:    o.election,
+			LeaderLeaseTimeout: o.leaderLease,
+			CommitTimeout:      o.commit,
+			SnapshotThreshold:  o.snapshotThreshold,
+			SnapshotInterval:   o.snapshotInterval,
+			TrailingLogs:       o.trailingLogs,
+			Logger:             log,
+		},
+	}
+}
+
+func run(args []string, stderr io.Writer) int {
+	var o options
+	fs := newFlagSet(&o, stderr)
+	if err := parse(fs, args, os.Getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "node:", err)
+		return 2
+	}
+	log, err := newLogger(&o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "node:", err)
+		return 2
+	}
+	if err := os.MkdirAll(o.data, 0o750); err != nil {
+		log.Error("cannot create the data directory", "dir", o.data, "err", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	b, err := broker.Open(startCtx, o.config(log))
+	cancel()
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return 1
+	}
+	<-ctx.Done()
+	log.Info("stopping: handing over leadership if leading, then closing")
+	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer scancel()
+	if err := b.Close(sctx); err != nil {
+		log.Error("unclean stop", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// healthcheck asks a node's /healthz.
+func healthcheck(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("http-addr", broker.DefaultHTTPAddr, "HTTP address of the node")
+	ready := fs.Bool("ready", false, "ask /readyz (in a cluster with a leader) instead of /healthz")
+	if err := parse(fs, args, os.Getenv); err != nil {
+		return 2
+	}
+	host := *addr
+	if strings.HasPrefix(host, "0.0.0.0:") {
+		host = "127.0.0.1:" + strings.TrimPrefix(host, "0.0.0.0:")
+	}
+	path := "/healthz"
+	if *ready {
+		path = "/readyz"
+	}
+	cl := &http.Client{Timeout: 3 * time.Second}
+	resp, err := cl.Get("http://" + host + path)
+	if err != nil {
+		fmt.Fprintln(stderr, "unhealthy:", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "unhealthy:", resp.Status)
+		return 1
+	}
+	return 0
+}

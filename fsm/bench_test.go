@@ -1,0 +1,121 @@
+package fsm
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftmq/raftmq/exchange"
+	"github.com/raftmq/raftmq/queue"
+)
+
+// BenchmarkApplyPublishBatch applies 100-message publish batches (1 KiB
+// bodies) through a topic exchange bound to 3 queues, decode included, and
+// reports the cost per message. Messages are settled as they go so that the
+// queues stay small.
+func BenchmarkApplyPublishBatch(b *testing.B) {
+	a := newApplier(b)
+	a.declareExchange("events", exchange.Topic)
+	for i, key := range []string{"orders.*", "orders.#", "#.created"} {
+		q := fmt.Sprintf("q%d", i)
+		a.declareQueue(q, queue.Args{})
+		a.bind("events", q, key)
+	}
+	body := make([]byte, 1024)
+	cmds := make([][]byte, 64)
+	for c := range cmds {
+		p := &Publish{Time: int64(c+1) * int64(time.Millisecond)}
+		for i := 0; i < 100; i++ {
+			p.Messages = append(p.Messages, PublishMessage{ID: fmt.Sprintf("%08d-%04d", c, i), Exchange: "events", RoutingKey: "orders.created", Body: body})
+		}
+		cmds[c] = MustEncode(OpPublish, p)
+	}
+	b.ReportAllocs()
+	b.SetBytes(100 * 1024)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%len(cmds) == 0 && i > 0 {
+			b.StopTimer()
+			a.f.ApplyCommand(MustEncode(OpPurgeQueue, &PurgeQueue{Name: "q0"}))
+			a.f.ApplyCommand(MustEncode(OpPurgeQueue, &PurgeQueue{Name: "q1"}))
+			a.f.ApplyCommand(MustEncode(OpPurgeQueue, &PurgeQueue{Name: "q2"}))
+			a.f.ApplyCommand(MustEncode(OpTick, &Tick{Time: int64(i) * int64(time.Hour)}))
+			b.StartTimer()
+		}
+		a.index++
+		// Every round reuses IDs; jump the clock past the window so that
+		// they count as new.
+		data := cmds[i%len(cmds)]
+		a.f.Apply(&raft.Log{Index: a.index, Type: raft.LogCommand, Data: data})
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*100), "ns/msg")
+}
+
+// BenchmarkSnapshot1M persists a snapshot of 1,000,000 queued 1 KiB
+// messages and reports the time and the heap it took beyond the state.
+func BenchmarkSnapshot1M(b *testing.B) {
+	const n = 1_000_000
+	a := newApplier(b)
+	a.declareQueue("big", queue.Args{})
+	body := make([]byte, 1024)
+	for c := 0; c < n/1000; c++ {
+		p := &Publish{Time: 1}
+		for i := 0; i < 1000; i++ {
+			p.Messages = append(p.Messages, PublishMessage{ID: fmt.Sprintf("%016d", c*1000+i), RoutingKey: "big", Body: body})
+		}
+		a.f.ApplyCommand(MustEncode(OpPublish, p))
+	}
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	b.ResetTimer()
+	var peak uint64
+	for i := 0; i < b.N; i++ {
+		s, err := a.f.Snapshot()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sink := &discardSink{}
+		stop := make(chan struct{})
+		done := make(chan uint64)
+		go func() { done <- samplePeakHeap(stop) }()
+		if err := s.Persist(sink); err != nil {
+			b.Fatal(err)
+		}
+		close(stop)
+		if p := <-done; p > peak {
+			peak = p
+		}
+		b.SetBytes(sink.n)
+	}
+	b.StopTimer()
+	extra := float64(0)
+	if peak > before.HeapAlloc {
+		extra = float64(peak - before.HeapAlloc)
+	}
+	b.ReportMetric(extra/(1<<20), "MiB-extra-peak")
+	b.ReportMetric(float64(before.HeapAlloc)/(1<<20), "MiB-state")
+}
+
+// samplePeakHeap reads the heap size until stop is closed and returns the
+// largest value seen.
+func samplePeakHeap(stop <-chan struct{}) uint64 {
+	var peak uint64
+	var ms runtime.MemStats
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		runtime.ReadMemStats(&ms)
+		if ms.HeapAlloc > peak {
+			peak = ms.HeapAlloc
+		}
+		select {
+		case <-stop:
+			return peak
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package fsm
+
+// dedup remembers the message IDs enqueued within the window, in the order
+// they were first seen, so that pruning walks from the oldest.
+//
+// seen maps an ID to the time it was recorded; order lists (id, time) pairs
+// oldest first. When an ID is recorded again after its window passed, seen
+// gets the new time and the old pair in order becomes stale: prune and
+// snapshots skip pairs whose time no longer matches seen.
+type dedup struct {
+	seen  map[string]int64
+	order []dedupEntry
+	head  int
+}
+
+type dedupEntry struct {
+	id string
+	t  int64
+}
+
+func newDedup() dedup {
+	return dedup{seen: make(map[string]int64)}
+}
+
+// isDuplicate reports whether id was recorded at or after now-window.
+func (d *dedup) isDuplicate(id string, now, window int64) bool {
+	t, ok := d.seen[id]
+	return ok && t >= now-window
+}
+
+// add records id at time t.
+func (d *dedup) add(id string, t int64) {
+	d.seen[id] = t
+	d.order = append(d.order, dedupEntry{id: id, t: t})
+}
+
+// prune forgets every ID recorded before the cutoff.
+func (d *dedup) prune(cutoff int64) {
+	for d.head < len(d.order) && d.order[d.head].t < cutoff {
+		e := d.order[d.head]
+		if t, ok := d.seen[e.id]; ok && t == e.t {
+			delete(d.seen, e.id)
+		}
+		d.order[d.head] = dedupEntry{}
+		d.head++
+	}
+	// Compact once the dead prefix is the larger part, so memory follows the
+	// live window and the amortised cost per entry stays constant.
+	if d.head > 1024 && d.head > len(d.order)/2 {
+		n := copy(d.order, d.order[d.head:])
+		clear(d.order[n:])
+		d.order = d.order[:n]
+		d.head = 0
+	}
+}
+
+// live returns the current entries, oldest first, without stale pairs.
+func (d *dedup) live() []dedupEntry {
+	out := make([]dedupEntry, 0, len(d.seen))
+	for _, e := range d.order[d.head:] {
+		if t, ok := d.seen[e.id]; ok && t == e.t {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (d *dedup) len() int { return len(d.seen) }
