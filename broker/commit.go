@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/raftmq/raftmq/cluster"
 	"github.com/raftmq/raftmq/fsm"
 )
 
@@ -213,7 +214,11 @@ func (c *committer) flush(ctx context.Context, batch []*commitReq) {
 				}
 				continue
 			}
-			deliverGroup(p.g, p.fut.Response(), p.fut.Index(), term)
+			resp, entryTerm := cluster.Response(p.fut)
+			if entryTerm == 0 {
+				entryTerm = term
+			}
+			deliverGroup(p.g, resp, p.fut.Index(), entryTerm)
 		}
 	}()
 }

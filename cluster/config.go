@@ -24,7 +24,7 @@ const (
 	DefaultGossipAddr         = "127.0.0.1:6572"
 	DefaultHeartbeatTimeout   = 500 * time.Millisecond
 	DefaultElectionTimeout    = 500 * time.Millisecond
-	DefaultLeaderLeaseTimeout = 250 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
 	DefaultCommitTimeout      = 20 * time.Millisecond
 	// DefaultSnapshotThreshold is the number of new log entries after which
 	// a snapshot is taken (checked every SnapshotInterval).

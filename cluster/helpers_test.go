@@ -82,6 +82,21 @@ func (s *testSnapshot) Persist(sink raft.SnapshotSink) error {
 
 func (s *testSnapshot) Release() {}
 
+// fastDir returns a data directory on tmpfs when the machine has one, for
+// tests that write far more than they fsync-test.
+func fastDir(t testing.TB) string {
+	t.Helper()
+	if st, err := os.Stat("/dev/shm"); err != nil || !st.IsDir() {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "cluster-test-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
 // testLogger discards logs unless CLUSTER_TEST_LOG is set.
 func testLogger() *slog.Logger {
 	if os.Getenv("CLUSTER_TEST_LOG") != "" {
@@ -106,7 +121,7 @@ func (tn *tnode) leaderEvents() []bool {
 	return slices.Clone(tn.events)
 }
 
-func newConfig(t *testing.T) Config {
+func newConfig(t testing.TB) Config {
 	t.Helper()
 	return Config{
 		DataDir:    t.TempDir(),
@@ -116,7 +131,7 @@ func newConfig(t *testing.T) Config {
 	}
 }
 
-func startNode(t *testing.T, cfg Config) *tnode {
+func startNode(t testing.TB, cfg Config) *tnode {
 	t.Helper()
 	tn := &tnode{fsm: &testFSM{}, cfg: cfg}
 	cfg.OnLeaderChange = func(isLeader bool) {
@@ -137,7 +152,7 @@ func startNode(t *testing.T, cfg Config) *tnode {
 
 // restartNode starts tn again from its data dir, at the same addresses,
 // with a fresh FSM.
-func restartNode(t *testing.T, tn *tnode, join []string) *tnode {
+func restartNode(t testing.TB, tn *tnode, join []string) *tnode {
 	t.Helper()
 	cfg := tn.cfg
 	cfg.RaftAddr = tn.RaftAddr()
@@ -148,7 +163,7 @@ func restartNode(t *testing.T, tn *tnode, join []string) *tnode {
 
 // startCluster starts size nodes with BootstrapExpect size, the others
 // joining the first, and waits for a leader with size voters.
-func startCluster(t *testing.T, size int, mod func(c *Config)) []*tnode {
+func startCluster(t testing.TB, size int, mod func(c *Config)) []*tnode {
 	t.Helper()
 	var nodes []*tnode
 	for i := range size {
@@ -172,7 +187,7 @@ func startCluster(t *testing.T, size int, mod func(c *Config)) []*tnode {
 }
 
 // waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -184,7 +199,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 }
 
 // holdsFor checks that cond stays true for d.
-func holdsFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func holdsFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
@@ -234,7 +249,7 @@ func suffrageOf(n *tnode, id string) string {
 	return ""
 }
 
-func mustApply(t *testing.T, n *tnode, data string) (resp any, index, term uint64) {
+func mustApply(t testing.TB, n *tnode, data string) (resp any, index, term uint64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -245,7 +260,7 @@ func mustApply(t *testing.T, n *tnode, data string) (resp any, index, term uint6
 	return resp, index, term
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
+func ctxT(t testing.TB, d time.Duration) context.Context {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)

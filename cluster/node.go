@@ -82,6 +82,8 @@ type Node struct {
 	ml    *memberlist.Memberlist
 	g     *gossip
 
+	gossipAddr string // advertised gossip address, fixed at start
+
 	notifyCh      chan bool     // raft.Config.NotifyCh
 	leaderKick    chan struct{} // gossip changed: reconcile now
 	bootstrapKick chan struct{} // gossip changed or joined: try bootstrap
@@ -223,6 +225,9 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (n *Node, err error) {
 	if n.ml, err = n.startGossip(ctx); err != nil {
 		return nil, err
 	}
+	// Read once, before any goroutine can call UpdateNode: memberlist
+	// rewrites its local node in place.
+	n.gossipAddr = n.ml.LocalNode().Address()
 
 	n.spawn(n.leaderLoop)
 	n.spawn(n.metaLoop)
@@ -351,9 +356,7 @@ func (n *Node) RaftAddr() string { return string(n.trans.LocalAddr()) }
 
 // GossipAddr returns the gossip address other nodes join (the bound
 // address, with port 0 resolved, unless GossipAdvertise was set).
-func (n *Node) GossipAddr() string {
-	return n.ml.LocalNode().Address()
-}
+func (n *Node) GossipAddr() string { return n.gossipAddr }
 
 // IsLeader reports whether this node is currently the Raft leader.
 func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }

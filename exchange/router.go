@@ -22,10 +22,37 @@ type bindingEntry struct {
 // exState is one exchange and the index of its bindings for its kind.
 type exState struct {
 	ex       Exchange
-	bindings map[string]*bindingEntry   // by identity
-	direct   map[string][]*bindingEntry // direct: by key
-	list     []*bindingEntry            // fanout, headers
-	topic    *trie                      // topic
+	bindings map[string]*bindingEntry // by identity
+	direct   map[string][]target      // direct: by key
+	list     []target                 // fanout, headers
+	topic    *trie                    // topic
+}
+
+// target is where a binding routes to, as routing reads it. Indexes hold
+// targets by value, next to one another, so that routing does not chase a
+// pointer to each matched binding.
+type target struct {
+	queue queueRef      // ToQueue
+	ex    *exState      // ToExchange; nil for a queue
+	be    *bindingEntry // the binding, for removal and header matching
+}
+
+func (be *bindingEntry) target() target {
+	return target{queue: be.queue, ex: be.destEx, be: be}
+}
+
+// removeTarget deletes the target of be from l, keeping the order of the
+// others, and returns the shortened list (nil once empty).
+func removeTarget(l []target, be *bindingEntry) []target {
+	i := slices.IndexFunc(l, func(t target) bool { return t.be == be })
+	if i < 0 {
+		return l
+	}
+	l = slices.Delete(l, i, i+1)
+	if len(l) == 0 {
+		return nil
+	}
+	return l
 }
 
 // destRef names a binding destination.
@@ -77,7 +104,7 @@ func (r *Router) Declare(e Exchange) error {
 	x := &exState{ex: e, bindings: make(map[string]*bindingEntry)}
 	switch e.Kind {
 	case Direct:
-		x.direct = make(map[string][]*bindingEntry)
+		x.direct = make(map[string][]target)
 	case Topic:
 		x.topic = &trie{}
 	}
@@ -226,11 +253,11 @@ func (x *exState) add(be *bindingEntry) {
 	x.bindings[be.id] = be
 	switch x.ex.Kind {
 	case Direct:
-		x.direct[be.b.Key] = append(x.direct[be.b.Key], be)
+		x.direct[be.b.Key] = append(x.direct[be.b.Key], be.target())
 	case Topic:
 		x.topic.insert(be.b.Key, be)
 	default:
-		x.list = append(x.list, be)
+		x.list = append(x.list, be.target())
 	}
 }
 
@@ -238,8 +265,8 @@ func (x *exState) remove(be *bindingEntry) {
 	delete(x.bindings, be.id)
 	switch x.ex.Kind {
 	case Direct:
-		l := removeEntry(x.direct[be.b.Key], be)
-		if len(l) == 0 {
+		l := removeTarget(x.direct[be.b.Key], be)
+		if l == nil {
 			delete(x.direct, be.b.Key)
 		} else {
 			x.direct[be.b.Key] = l
@@ -247,17 +274,8 @@ func (x *exState) remove(be *bindingEntry) {
 	case Topic:
 		x.topic.remove(be.b.Key, be)
 	default:
-		x.list = removeEntry(x.list, be)
+		x.list = removeTarget(x.list, be)
 	}
-}
-
-// removeEntry deletes be from l, keeping the order (so iteration over the
-// list stays the order of binding).
-func removeEntry(l []*bindingEntry, be *bindingEntry) []*bindingEntry {
-	if i := slices.Index(l, be); i >= 0 {
-		return slices.Delete(l, i, i+1)
-	}
-	return l
 }
 
 // routeScratch is the reusable working memory of one Route call.
@@ -266,7 +284,7 @@ type routeScratch struct {
 	split   bool
 	memo    []hashMemo
 	gen     uint32
-	matched []*bindingEntry
+	matched []target
 	work    []*exState
 	seen    []*exState
 	seenSet map[*exState]struct{}
@@ -358,11 +376,11 @@ func (r *Router) Route(name, key string, headers map[string]string, queueExists 
 			}
 			continue
 		}
-		for _, be := range s.matched {
-			if be.b.DestKind == ToQueue {
-				s.queues = append(s.queues, be.queue)
-			} else if s.visit(be.destEx) {
-				s.work = append(s.work, be.destEx)
+		for _, t := range s.matched {
+			if t.ex == nil {
+				s.queues = append(s.queues, t.queue)
+			} else if s.visit(t.ex) {
+				s.work = append(s.work, t.ex)
 			}
 		}
 	}
@@ -371,7 +389,7 @@ func (r *Router) Route(name, key string, headers map[string]string, queueExists 
 		slices.SortFunc(s.queues, compareQueueRefs)
 		out = make([]string, 0, len(s.queues))
 		for i, q := range s.queues {
-			if i == 0 || q.name != s.queues[i-1].name {
+			if p := s.queues[max(i-1, 0)]; i == 0 || q.prefix != p.prefix || q.name != p.name {
 				out = append(out, q.name)
 			}
 		}
@@ -420,9 +438,9 @@ func (x *exState) match(key string, headers map[string]string, s *routeScratch) 
 		}
 		x.topic.match(s)
 	case Headers:
-		for _, be := range x.list {
-			if be.hdr.match(headers) {
-				s.matched = append(s.matched, be)
+		for _, t := range x.list {
+			if t.be.hdr.match(headers) {
+				s.matched = append(s.matched, t)
 			}
 		}
 	}

@@ -18,13 +18,13 @@ const (
 // tnode is one node of the topic trie.
 type tnode struct {
 	parent *tnode
-	word   string // edge label from the parent: a literal, "*" or "#"
+	word   string            // edge label from the parent: a literal, "*" or "#"
 	kids   []*tnode          // literal children while there are few of them
 	lits   map[string]*tnode // literal children once there are many
 	star   *tnode
 	hash   *tnode
-	hashID int32 // index into the match memo; only for "#" nodes
-	ends   []*bindingEntry
+	hashID int32    // index into the match memo; only for "#" nodes
+	ends   []target // the bindings whose key ends here
 }
 
 func (n *tnode) empty() bool {
@@ -156,7 +156,7 @@ func (t *trie) find(key string, create bool) *tnode {
 
 func (t *trie) insert(key string, be *bindingEntry) {
 	n := t.find(key, true)
-	n.ends = append(n.ends, be)
+	n.ends = append(n.ends, be.target())
 }
 
 func (t *trie) remove(key string, be *bindingEntry) {
@@ -164,18 +164,7 @@ func (t *trie) remove(key string, be *bindingEntry) {
 	if n == nil {
 		return
 	}
-	for i, e := range n.ends {
-		if e == be {
-			last := len(n.ends) - 1
-			n.ends[i] = n.ends[last]
-			n.ends[last] = nil
-			n.ends = n.ends[:last]
-			break
-		}
-	}
-	if len(n.ends) == 0 {
-		n.ends = nil
-	}
+	n.ends = removeTarget(n.ends, be)
 	// Prune the now-empty path back towards the root.
 	for n != &t.root && n.empty() {
 		p := n.parent

@@ -71,7 +71,7 @@ func Decode(f Frame, v any) error {
 	if len(f.Payload) == 0 {
 		rv := reflect.ValueOf(v)
 		if rv.Kind() != reflect.Pointer || rv.IsNil() {
-			return fmt.Errorf("%w: decode %s payload into non-pointer %T", ErrMalformed, f.Type, v)
+			return fmt.Errorf("%w: decode %s payload into %T, not a non-nil pointer", ErrMalformed, f.Type, v)
 		}
 		rv.Elem().SetZero()
 		return nil
@@ -274,37 +274,62 @@ var errTruncated = errors.New("unexpected end of payload")
 // anything is allocated, and unknown values are skipped without recursion, so
 // no input can make it panic, exhaust the stack, or allocate much more than
 // the input's size.
+//
+// The input stays in b and off moves through it: updating an integer, unlike
+// re-slicing, costs no GC write barrier when the decoder lives on the heap.
 type decoder struct {
 	b   []byte
+	off int
 	err error
+	// owned: b is the decoder's own copy, which nothing else writes, so bytes
+	// may return slices of it instead of copies.
+	owned bool
 }
+
+// own replaces the unread input by a private copy, so that the bodies of a
+// batch can share one allocation instead of one each.
+func (d *decoder) own() {
+	if d.owned || d.err != nil {
+		return
+	}
+	d.b = append([]byte(nil), d.b[d.off:]...)
+	d.off = 0
+	d.owned = true
+}
+
+// left returns the number of bytes not yet read.
+func (d *decoder) left() int { return len(d.b) - d.off }
 
 func (d *decoder) failf(format string, args ...any) {
 	if d.err == nil {
 		d.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
 	}
-	d.b = nil
+	d.off = len(d.b)
 }
 
 func (d *decoder) byte1() byte {
-	if len(d.b) == 0 {
-		d.failf("%w", errTruncated)
-		return 0
+	if off := d.off; uint(off) < uint(len(d.b)) {
+		d.off = off + 1
+		return d.b[off]
 	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
+	return d.truncated(1)
+}
+
+// truncated records that n more bytes were needed and returns 0.
+func (d *decoder) truncated(n uint64) byte {
+	d.failf("%w: %d bytes needed, %d left", errTruncated, n, d.left())
+	return 0
 }
 
 // take returns the next n bytes (aliasing the input).
 func (d *decoder) take(n uint64) []byte {
-	if n > uint64(len(d.b)) {
-		d.failf("%w: %d bytes needed, %d left", errTruncated, n, len(d.b))
-		return nil
+	if off := d.off; n <= uint64(len(d.b)-off) {
+		end := off + int(n)
+		d.off = end
+		return d.b[off:end:end]
 	}
-	p := d.b[:n:n]
-	d.b = d.b[n:]
-	return p
+	d.truncated(n)
+	return nil
 }
 
 // be reads an n-byte big-endian unsigned number.
@@ -319,6 +344,14 @@ func (d *decoder) be(n int) uint64 {
 // integer reads any msgpack integer. A negative value is returned as its
 // two's complement bits with neg set.
 func (d *decoder) integer() (v uint64, neg bool) {
+	if off := d.off; uint(off) < uint(len(d.b)) && d.b[off] <= 0x7f {
+		d.off = off + 1
+		return uint64(d.b[off]), false
+	}
+	return d.integerSlow()
+}
+
+func (d *decoder) integerSlow() (v uint64, neg bool) {
 	c := d.byte1()
 	switch {
 	case c <= 0x7f:
@@ -403,6 +436,14 @@ func (d *decoder) bool() bool {
 
 // rawLen reads a str or bin header; isNil reports a msgpack nil.
 func (d *decoder) rawLen() (n uint64, isNil bool) {
+	if off := d.off; uint(off) < uint(len(d.b)) && d.b[off]&0xe0 == 0xa0 {
+		d.off = off + 1
+		return uint64(d.b[off] & 0x1f), false
+	}
+	return d.rawLenSlow()
+}
+
+func (d *decoder) rawLenSlow() (n uint64, isNil bool) {
 	c := d.byte1()
 	switch {
 	case c >= 0xa0 && c <= 0xbf:
@@ -439,12 +480,19 @@ func (d *decoder) strLike(prev string) string {
 	return string(p)
 }
 
-// bytes reads a copy of a bin (or str); nil reads as nil, empty as non-nil.
+// bytes reads a bin (or str): a copy, or a slice of the input (capacity
+// capped) when the decoder owns it. nil reads as nil, empty as non-nil.
 func (d *decoder) bytes() []byte {
 	n, isNil := d.rawLen()
 	p := d.take(n)
 	if isNil || d.err != nil {
 		return nil
+	}
+	if d.owned {
+		if p == nil {
+			return []byte{}
+		}
+		return p
 	}
 	out := make([]byte, len(p))
 	copy(out, p)
@@ -453,6 +501,14 @@ func (d *decoder) bytes() []byte {
 
 // arrayLen reads an array header; isNil reports a msgpack nil.
 func (d *decoder) arrayLen() (n uint64, isNil bool) {
+	if off := d.off; uint(off) < uint(len(d.b)) && d.b[off]&0xf0 == 0x90 {
+		d.off = off + 1
+		return uint64(d.b[off] & 0x0f), false
+	}
+	return d.arrayLenSlow()
+}
+
+func (d *decoder) arrayLenSlow() (n uint64, isNil bool) {
 	c := d.byte1()
 	switch {
 	case c >= 0x90 && c <= 0x9f:
@@ -475,8 +531,8 @@ func (d *decoder) arrayLen() (n uint64, isNil bool) {
 // caller may allocate n elements.
 func (d *decoder) sliceLen(minElem int) (n int, isNil bool) {
 	l, isNil := d.arrayLen()
-	if l > uint64(len(d.b)/minElem) {
-		d.failf("array of %d elements cannot fit in the %d bytes left", l, len(d.b))
+	if l > uint64(d.left()/minElem) {
+		d.failf("array of %d elements cannot fit in the %d bytes left", l, d.left())
 		return 0, false
 	}
 	return int(l), isNil
@@ -494,8 +550,8 @@ func (d *decoder) header(minFields int) int {
 		d.failf("expected a struct, found nil")
 	case l < uint64(minFields):
 		d.failf("struct with %d fields, want at least %d", l, minFields)
-	case l > uint64(len(d.b)):
-		d.failf("struct of %d fields cannot fit in the %d bytes left", l, len(d.b))
+	case l > uint64(d.left()):
+		d.failf("struct of %d fields cannot fit in the %d bytes left", l, d.left())
 	default:
 		return int(l) - minFields
 	}
@@ -530,8 +586,8 @@ func (d *decoder) stringMap() map[string]string {
 	if isNil || d.err != nil {
 		return nil
 	}
-	if l > uint64(len(d.b)/2) {
-		d.failf("map of %d entries cannot fit in the %d bytes left", l, len(d.b))
+	if l > uint64(d.left()/2) {
+		d.failf("map of %d entries cannot fit in the %d bytes left", l, d.left())
 		return nil
 	}
 	m := make(map[string]string, min(int(l), maxMapHint))
@@ -609,8 +665,8 @@ func (d *decoder) skip(n int) {
 		default:
 			d.failf("invalid format 0x%02x", c)
 		}
-		if pending > uint64(len(d.b)) {
-			d.failf("%d values cannot fit in the %d bytes left", pending, len(d.b))
+		if pending > uint64(d.left()) {
+			d.failf("%d values cannot fit in the %d bytes left", pending, d.left())
 		}
 	}
 }

@@ -440,8 +440,9 @@ func TestDecodeSharesRepeatedNames(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	// One slice, one string for the first exchange and key, one per ID.
-	if allocs > 64+4 {
+	// The decoder, the payload copy, the slice, the first exchange and key,
+	// and one per ID.
+	if allocs > 5+64 {
 		t.Fatalf("decoding 64 messages with shared names took %.0f allocations", allocs)
 	}
 	if out.Messages[63].Exchange != "orders" || out.Messages[63].RoutingKey != "order.created" {
@@ -481,5 +482,27 @@ func TestPublishStatusString(t *testing.T) {
 	}
 	if err := (PublishResult{Code: CodeNotFound, Message: "x"}).Err(); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("Err() = %v, want not found", err)
+	}
+}
+
+// TestPublishBodiesCapped: the bodies of a decoded Publish share one buffer,
+// but appending to one cannot overwrite the next.
+func TestPublishBodiesCapped(t *testing.T) {
+	in := &Publish{Messages: []PublishMessage{{Body: []byte("aaaa")}, {Body: []byte("bbbb")}, {Body: []byte{}}}}
+	b, _ := Marshal(in)
+	var out Publish
+	if err := Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	for i := range b {
+		b[i] = 0
+	}
+	first := out.Messages[0].Body
+	if cap(first) != len(first) {
+		t.Fatalf("body capacity %d, length %d", cap(first), len(first))
+	}
+	_ = append(first, "XXXXXXXXXXXXXXXX"...)
+	if string(out.Messages[1].Body) != "bbbb" || out.Messages[2].Body == nil || len(out.Messages[2].Body) != 0 {
+		t.Fatalf("bodies after an append to the first: %q %q", out.Messages[1].Body, out.Messages[2].Body)
 	}
 }

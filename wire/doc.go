@@ -29,8 +29,11 @@
 //
 //   - Speed. Publish, Confirm, Deliver, Ack and Nack carry every message;
 //     encoding appends straight into the Writer's buffer without allocating,
-//     and decoding allocates only the strings and bodies it keeps (repeated
-//     exchange, routing key and queue names within a batch are shared).
+//     and decoding allocates only the strings and bodies it keeps. Repeated
+//     exchange, routing key and queue names within a batch are shared, and a
+//     Publish, which the server turns into a Raft command at once, copies
+//     its payload once and slices the bodies out of that copy. A Deliver,
+//     whose bodies reach application code, copies each body on its own.
 //   - Safety on hostile bytes. The decoders check every length prefix against
 //     the bytes left before allocating (an array of n structs needs at least
 //     n times the struct's minimum encoded size), skip unknown values without

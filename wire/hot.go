@@ -74,6 +74,12 @@ func (m *PublishMessage) DecodeMsgpack(d *msgpack.Decoder) error { return libDec
 // Publish publishes a batch of messages (TPublish). The server answers with
 // one Confirm holding one result per message, in order, once the batch is
 // committed on a majority and applied.
+//
+// Decoding a Publish copies its payload once and the message bodies are
+// slices of that copy (each capped to its own length): keeping one body keeps
+// the whole copy, at most one frame, alive. A Publish is short-lived on the
+// server, which turns it into a Raft command at once; copy a body to keep it
+// for long.
 type Publish struct {
 	// Messages are the messages to publish.
 	Messages []PublishMessage
@@ -89,6 +95,7 @@ func (m Publish) appendMsgpack(b []byte) []byte {
 }
 
 func (m *Publish) decodeMsgpack(d *decoder) {
+	d.own()
 	extra := d.header(1)
 	n, isNil := d.sliceLen(1 + publishMessageFields)
 	m.Messages = nil
