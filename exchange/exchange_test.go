@@ -694,3 +694,23 @@ func TestRouteConcurrentReaders(t *testing.T) {
 		<-done
 	}
 }
+
+func TestSortQueueRefs(t *testing.T) {
+	names := []string{"q10", "q2", "", "a", "a\x00", "abcdefgh", "abcdefgh2", "abcdefgh1", "abcdefg", "\xff", "q2", "zz", "Z"}
+	for n := 0; n <= 40; n++ {
+		var refs []queueRef
+		var want []string
+		for i := 0; i < n; i++ {
+			name := names[(i*7)%len(names)] + strings.Repeat("x", i%3)
+			refs = append(refs, newQueueRef(name))
+			want = append(want, name)
+		}
+		sortQueueRefs(refs)
+		slices.Sort(want)
+		for i := range refs {
+			if refs[i].name != want[i] {
+				t.Fatalf("n=%d: position %d is %q, want %q", n, i, refs[i].name, want[i])
+			}
+		}
+	}
+}

@@ -386,7 +386,7 @@ func (r *Router) Route(name, key string, headers map[string]string, queueExists 
 	}
 	var out []string
 	if len(s.queues) > 0 {
-		slices.SortFunc(s.queues, compareQueueRefs)
+		sortQueueRefs(s.queues)
 		out = make([]string, 0, len(s.queues))
 		for i, q := range s.queues {
 			if p := s.queues[max(i-1, 0)]; i == 0 || q.prefix != p.prefix || q.name != p.name {
@@ -411,6 +411,31 @@ func newQueueRef(name string) queueRef {
 	var p [8]byte
 	copy(p[:], name)
 	return queueRef{prefix: binary.BigEndian.Uint64(p[:]), name: name}
+}
+
+// lessQueueRef orders by name: the prefix decides unless it ties.
+func lessQueueRef(a, b *queueRef) bool {
+	if a.prefix != b.prefix {
+		return a.prefix < b.prefix
+	}
+	return a.name < b.name
+}
+
+// sortQueueRefs sorts by name. A route reaches few queues, for which an
+// insertion sort with an inlined comparison beats the generic sort.
+func sortQueueRefs(l []queueRef) {
+	if len(l) > 24 {
+		slices.SortFunc(l, compareQueueRefs)
+		return
+	}
+	for i := 1; i < len(l); i++ {
+		v := l[i]
+		j := i
+		for ; j > 0 && lessQueueRef(&v, &l[j-1]); j-- {
+			l[j] = l[j-1]
+		}
+		l[j] = v
+	}
 }
 
 // compareQueueRefs orders by name: the prefix decides unless it ties.

@@ -47,7 +47,7 @@ func refCheap(pattern string) bool {
 			n++
 		}
 	}
-	return n <= 4
+	return n <= 3
 }
 
 func FuzzTopicMatch(f *testing.F) {

@@ -45,7 +45,7 @@ func TestPublishOutcomes(t *testing.T) {
 	a.bind("x", "q", "k")
 	res := a.publish(sec,
 		PublishMessage{ID: "1", Exchange: "x", RoutingKey: "k"},
-		PublishMessage{ID: "2", Exchange: "x", RoutingKey: "k"},                  // full: rejected
+		PublishMessage{ID: "2", Exchange: "x", RoutingKey: "k"},                     // full: rejected
 		PublishMessage{ID: "3", Exchange: "x", RoutingKey: "nope", Mandatory: true}, // unroutable
 		PublishMessage{ID: "4", Exchange: "x", RoutingKey: "nope"},                  // dropped
 		PublishMessage{ID: "5", Exchange: "missing", RoutingKey: "k"},               // no exchange

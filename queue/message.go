@@ -80,7 +80,9 @@ type Message struct {
 // ownership of the Message it is given, so a caller that pushes one dead
 // letter into several queues pushes a copy into each.
 type DeadLetter struct {
-	Msg    *Message
+	// Msg is the message to dead-letter, a new value.
+	Msg *Message
+	// Reason is why it left the queue.
 	Reason Reason
 }
 
