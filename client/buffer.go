@@ -15,7 +15,7 @@ type pubBuffer struct {
 	max int
 
 	mu    sync.Mutex
-	items []Publishing // waiting or in flight, in order
+	items []Publishing  // waiting or in flight, in order
 	wake  chan struct{} // cap 1: items were added
 	empty chan struct{} // closed and replaced when the buffer becomes empty
 }

@@ -65,8 +65,7 @@ type Client struct {
 	slots     semaphore
 
 	settleMu     sync.Mutex
-	acks         map[string][]uint64
-	nacks        map[nackKey][]uint64
+	settles      map[settleKey][]uint64
 	settleClosed bool
 
 	buf *pubBuffer // nil without WithPublishBuffer
@@ -94,16 +93,15 @@ func Dial(ctx context.Context, seeds []string, opts ...Option) (*Client, error) 
 		return nil, fmt.Errorf("no seed address: %w", ErrInvalidArgument)
 	}
 	c := &Client{
-		opts:   o,
-		log:    o.logger.With("component", "raftmq-client"),
-		ready:  make(chan struct{}),
-		addrs:  addrs,
-		subs:   make(map[*Subscription]struct{}),
-		wake:   make(chan struct{}, 1),
-		timers: make(map[*time.Timer][]*pubItem),
-		acks:   make(map[string][]uint64),
-		nacks:  make(map[nackKey][]uint64),
-		slots:  semaphore{max: o.maxInFlight},
+		opts:    o,
+		log:     o.logger.With("component", "raftmq-client"),
+		ready:   make(chan struct{}),
+		addrs:   addrs,
+		subs:    make(map[*Subscription]struct{}),
+		wake:    make(chan struct{}, 1),
+		timers:  make(map[*time.Timer][]*pubItem),
+		settles: make(map[settleKey][]uint64),
+		slots:   semaphore{max: o.maxInFlight},
 	}
 	if o.name != "" {
 		c.log = c.log.With("client", o.name)
@@ -357,6 +355,20 @@ func (c *Client) waitConn(ctx context.Context) (*conn, error) {
 			return nil, fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
 		}
 	}
+}
+
+// connErr returns an error wrapping ErrNoLeader while the client has no
+// leader connection, nil otherwise.
+func (c *Client) connErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur != nil && c.cur.alive() {
+		return nil
+	}
+	if c.lastErr != nil {
+		return c.lastErr // wraps ErrNoLeader
+	}
+	return fmt.Errorf("%w: not connected", ErrNoLeader)
 }
 
 // redirect drops cn after a not-leader or unavailable answer, so the

@@ -57,6 +57,7 @@ type conn struct {
 	log   *slog.Logger
 
 	primary  atomic.Bool  // drains the client's publish and ack queues
+	settling atomic.Int64 // settle frames waiting for their answer
 	nextID   atomic.Uint64
 	lastRead atomic.Int64 // Unix nanoseconds of the last frame read
 
@@ -65,7 +66,9 @@ type conn struct {
 	ctrl      []outFrame
 	consumers map[uint64]*Subscription
 	cancelled map[uint64]bool // unknown consumers already cancelled
-	err       error           // why the connection ended; nil while alive
+	consuming int             // consume requests waiting for their answer
+	early     map[uint64][]wire.Delivery
+	err       error // why the connection ended; nil while alive
 
 	wake    chan struct{} // cap 1: control frames queued
 	dead    chan struct{} // closed when the connection ends
@@ -94,6 +97,7 @@ func (c *Client) dial(ctx context.Context, addr string) (*conn, error) {
 		pending:   make(map[uint64]pendingReq),
 		consumers: make(map[uint64]*Subscription),
 		cancelled: make(map[uint64]bool),
+		early:     make(map[uint64][]wire.Delivery),
 		wake:      make(chan struct{}, 1),
 		dead:      make(chan struct{}),
 		drained:   make(chan struct{}),
@@ -194,7 +198,8 @@ func (cn *conn) fail(err error) {
 }
 
 // drain asks the writer for a final pass that sends what is queued (acks
-// above all) and waits for it, for at most timeout. The connection stays
+// above all) and waits for it and for the answers to the settles, for at
+// most timeout. The connection stays
 // open; close it afterwards.
 func (cn *conn) drain(timeout time.Duration) {
 	if !cn.alive() {
@@ -209,7 +214,21 @@ func (cn *conn) drain(timeout time.Duration) {
 	select {
 	case <-cn.drained:
 	case <-cn.dead:
+		return
 	case <-t.C:
+		return
+	}
+	// Wait for the answers to the settles, so they are committed.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for cn.settling.Load() > 0 {
+		select {
+		case <-cn.dead:
+			return
+		case <-t.C:
+			return
+		case <-tick.C:
+		}
 	}
 }
 
@@ -349,7 +368,22 @@ func (cn *conn) dispatch(f wire.Frame) error {
 	}
 	p := cn.take(f.ReqID)
 	if p == nil {
-		return nil // its caller gave up
+		// Its caller gave up. A consumer created for nobody is cancelled,
+		// so that it does not hold messages.
+		var ok wire.ConsumeOK
+		if f.Type == wire.TConsumeOK && wire.Decode(f, &ok) == nil {
+			cn.mu.Lock()
+			known := cn.consumers[ok.ConsumerID] != nil || cn.cancelled[ok.ConsumerID]
+			if !known {
+				cn.cancelled[ok.ConsumerID] = true
+				delete(cn.early, ok.ConsumerID)
+			}
+			cn.mu.Unlock()
+			if !known {
+				cn.cancelOrphan(ok.ConsumerID)
+			}
+		}
+		return nil
 	}
 	if f.Type == wire.TError {
 		var we wire.Error
@@ -377,18 +411,22 @@ func (cn *conn) push(f wire.Frame) error {
 		}
 		cn.mu.Lock()
 		s := cn.consumers[d.ConsumerID]
-		cancel := s == nil && cn.err == nil && !cn.cancelled[d.ConsumerID]
-		if cancel {
-			cn.cancelled[d.ConsumerID] = true
+		orphan := false
+		if s == nil && cn.err == nil && !cn.cancelled[d.ConsumerID] {
+			if cn.consuming > 0 {
+				// Deliveries may overtake the answer to the consume that
+				// created their consumer: keep them for it.
+				cn.early[d.ConsumerID] = append(cn.early[d.ConsumerID], d.Deliveries...)
+			} else {
+				orphan = true
+				cn.cancelled[d.ConsumerID] = true
+			}
 		}
 		cn.mu.Unlock()
 		if s != nil {
 			s.push(cn, d.Deliveries)
-		} else if cancel {
-			// A consumer nobody waits for (its subscribe was abandoned, or
-			// it was just cancelled): tell the server, which gives its
-			// messages back to the queue.
-			cn.send(wire.TCancel, cn.nextID.Add(1), &wire.Cancel{ConsumerID: d.ConsumerID})
+		} else if orphan {
+			cn.cancelOrphan(d.ConsumerID)
 		}
 	case wire.TCancelled:
 		var m wire.Cancelled
@@ -417,15 +455,62 @@ func (cn *conn) push(f wire.Frame) error {
 	return nil
 }
 
-// addConsumer routes deliveries for id to s; false if the connection ended.
-func (cn *conn) addConsumer(id uint64, s *Subscription) bool {
+// cancelOrphan cancels a consumer nobody waits for (its subscribe was
+// abandoned, or it was just cancelled); the server gives its messages back
+// to the queue.
+func (cn *conn) cancelOrphan(id uint64) {
+	cn.send(wire.TCancel, cn.nextID.Add(1), &wire.Cancel{ConsumerID: id})
+}
+
+// consume creates a consumer for s on the connection. onOK runs on the
+// reader goroutine when the answer arrives, before any later frame is read,
+// with the deliveries that overtook the answer.
+func (cn *conn) consume(ctx context.Context, req *wire.Consume, s *Subscription) (uint64, error) {
 	cn.mu.Lock()
-	defer cn.mu.Unlock()
-	if cn.err != nil {
-		return false
+	cn.consuming++
+	cn.mu.Unlock()
+	defer cn.consumeDone()
+	var ok wire.ConsumeOK
+	err := cn.do(ctx, wire.TConsume, req, wire.TConsumeOK, func(f wire.Frame) error {
+		if err := wire.Decode(f, &ok); err != nil {
+			return err
+		}
+		s.attach(cn, ok.ConsumerID)
+		cn.mu.Lock()
+		early := cn.early[ok.ConsumerID]
+		delete(cn.early, ok.ConsumerID)
+		if cn.err == nil {
+			cn.consumers[ok.ConsumerID] = s
+		}
+		cn.mu.Unlock()
+		if len(early) > 0 {
+			s.push(cn, early)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
-	cn.consumers[id] = s
-	return true
+	return ok.ConsumerID, nil
+}
+
+// consumeDone ends a consume request; once none is waiting, deliveries kept
+// for unknown consumers belong to nobody and their consumers are cancelled.
+func (cn *conn) consumeDone() {
+	cn.mu.Lock()
+	cn.consuming--
+	var orphans []uint64
+	if cn.consuming == 0 && cn.err == nil {
+		for id := range cn.early {
+			orphans = append(orphans, id)
+			cn.cancelled[id] = true
+		}
+		clear(cn.early)
+	}
+	cn.mu.Unlock()
+	for _, id := range orphans {
+		cn.cancelOrphan(id)
+	}
 }
 
 // removeConsumer stops routing deliveries for id.
@@ -473,21 +558,10 @@ func (cn *conn) writePass(w *wire.Writer) (final bool, err error) {
 		if cn.primary.Load() {
 			// Acks first: a cancel queued after them must not give back
 			// messages that were acknowledged before it.
-			acks, nacks := cn.c.takeSettles()
-			for q, seqs := range acks {
+			for k, seqs := range cn.c.takeSettles() {
 				for len(seqs) > 0 {
 					n := min(len(seqs), maxAckSeqs)
-					if err := w.WriteFrame(wire.TAck, 0, &wire.Ack{Queue: q, Seqs: seqs[:n]}); err != nil {
-						return false, err
-					}
-					seqs = seqs[n:]
-					wrote = true
-				}
-			}
-			for k, seqs := range nacks {
-				for len(seqs) > 0 {
-					n := min(len(seqs), maxAckSeqs)
-					if err := w.WriteFrame(wire.TNack, 0, &wire.Nack{Queue: k.queue, Seqs: seqs[:n], Requeue: k.requeue}); err != nil {
+					if err := cn.writeSettle(w, k, seqs[:n]); err != nil {
 						return false, err
 					}
 					seqs = seqs[n:]
@@ -538,6 +612,50 @@ func (cn *conn) writePass(w *wire.Writer) (final bool, err error) {
 		}
 	}
 }
+
+// writeSettle sends one ack or nack frame. It carries a request ID, so the
+// broker answers once the settle is committed; a settle whose connection is
+// lost before that is sent again on the next one (settling twice is
+// harmless: the second finds nothing to settle).
+func (cn *conn) writeSettle(w *wire.Writer, k settleKey, seqs []uint64) error {
+	id := cn.nextID.Add(1)
+	seqs = append([]uint64(nil), seqs...)
+	if !cn.register(id, &settleFrame{c: cn.c, key: k, seqs: seqs}) {
+		cn.c.requeueSettles(k, seqs)
+		return cn.lostErr()
+	}
+	cn.settling.Add(1)
+	var err error
+	if k.op == opAck {
+		err = w.WriteFrame(wire.TAck, id, &wire.Ack{Queue: k.queue, Seqs: seqs})
+	} else {
+		err = w.WriteFrame(wire.TNack, id, &wire.Nack{Queue: k.queue, Seqs: seqs, Requeue: k.op == opRequeue})
+	}
+	return err // on error the frame stays registered: onLost requeues it
+}
+
+// settleFrame is an ack or nack frame waiting for its answer.
+type settleFrame struct {
+	c    *Client
+	key  settleKey
+	seqs []uint64
+}
+
+func (f *settleFrame) onFrame(cn *conn, _ wire.Frame) { cn.settling.Add(-1) }
+
+func (f *settleFrame) onError(cn *conn, err error) {
+	cn.settling.Add(-1)
+	if !IsRetryable(err) {
+		cn.log.Warn("settle refused", "queue", f.key.queue, "op", f.key.op.String(), "count", len(f.seqs), "err", err)
+		return
+	}
+	if hint := leaderHint(err); hint != "" || errors.Is(err, ErrNoLeader) {
+		cn.c.redirect(cn, hint)
+	}
+	cn.c.requeueSettles(f.key, f.seqs)
+}
+
+func (f *settleFrame) onLost(error) { f.c.requeueSettles(f.key, f.seqs) }
 
 // writePubs sends items as one publish frame, or as several when they do
 // not fit in one.

@@ -65,17 +65,22 @@ func (c *Client) newDelivery(w *wire.Delivery) *Delivery {
 	return d
 }
 
-// Ack settles the delivery for good: the message leaves the queue. Acks are
-// sent without waiting for an answer, coalesced per queue; an ack that is
-// lost with the connection makes the message come back, redelivered (at
-// least once delivery).
-func (d *Delivery) Ack() error { return d.settle(nackKey{queue: d.Queue}, true) }
+// Ack settles the delivery for good: the message leaves the queue. Ack
+// returns at once: acks are queued, coalesced per queue into one frame
+// while the connection is busy, and sent again on the next connection if
+// the broker did not answer them before a failover (until Close). A
+// message whose ack is lost comes back, redelivered (at-least-once
+// delivery).
+func (d *Delivery) Ack() error { return d.settle(opAck) }
 
 // Nack gives the delivery back: with requeue it is ready again (marked
 // redelivered, its DeliveryCount raised); without, it is dead-lettered to
 // the queue's dead-letter exchange, or dropped if there is none.
 func (d *Delivery) Nack(requeue bool) error {
-	return d.settle(nackKey{queue: d.Queue, requeue: requeue}, false)
+	if requeue {
+		return d.settle(opRequeue)
+	}
+	return d.settle(opReject)
 }
 
 // Reject is Nack(false): the message is dead-lettered (death reason
@@ -85,53 +90,81 @@ func (d *Delivery) Reject() error { return d.Nack(false) }
 // Settled reports whether Ack, Nack or Reject was called.
 func (d *Delivery) Settled() bool { return d.settled.Load() }
 
-func (d *Delivery) settle(k nackKey, ack bool) error {
+func (d *Delivery) settle(op settleOp) error {
 	if d.c == nil {
 		return fmt.Errorf("settle delivery %d of %q: not received from a client: %w", d.Seq, d.Queue, ErrInvalidArgument)
 	}
 	if !d.settled.CompareAndSwap(false, true) {
 		return fmt.Errorf("settle delivery %d of %q: %w", d.Seq, d.Queue, ErrAlreadySettled)
 	}
-	if err := d.c.queueSettle(k, ack, d.Seq); err != nil {
+	if err := d.c.queueSettle(settleKey{queue: d.Queue, op: op}, d.Seq); err != nil {
 		return fmt.Errorf("settle delivery %d of %q: %w", d.Seq, d.Queue, err)
 	}
 	return nil
 }
 
-// nackKey groups settles of one kind per queue.
-type nackKey struct {
-	queue   string
-	requeue bool
+// settleOp is a kind of settle.
+type settleOp uint8
+
+const (
+	opAck settleOp = iota
+	opRequeue
+	opReject
+)
+
+func (o settleOp) String() string {
+	switch o {
+	case opAck:
+		return "ack"
+	case opRequeue:
+		return "nack-requeue"
+	}
+	return "reject"
+}
+
+// settleKey groups settles of one kind per queue.
+type settleKey struct {
+	queue string
+	op    settleOp
 }
 
 // queueSettle queues an ack or nack for the writer of the leader
 // connection, whichever it is when the writer runs.
-func (c *Client) queueSettle(k nackKey, ack bool, seq uint64) error {
+func (c *Client) queueSettle(k settleKey, seq uint64) error {
 	c.settleMu.Lock()
 	if c.settleClosed {
 		c.settleMu.Unlock()
 		return ErrClosed
 	}
-	if ack {
-		c.acks[k.queue] = append(c.acks[k.queue], seq)
-	} else {
-		c.nacks[k] = append(c.nacks[k], seq)
-	}
+	c.settles[k] = append(c.settles[k], seq)
 	c.settleMu.Unlock()
 	c.kick()
 	return nil
 }
 
-// takeSettles returns and clears the queued acks and nacks.
-func (c *Client) takeSettles() (map[string][]uint64, map[nackKey][]uint64) {
+// requeueSettles queues settles again after their connection was lost
+// before the broker answered.
+func (c *Client) requeueSettles(k settleKey, seqs []uint64) {
+	c.settleMu.Lock()
+	if c.settleClosed {
+		c.settleMu.Unlock()
+		return
+	}
+	c.settles[k] = append(c.settles[k], seqs...)
+	c.settleMu.Unlock()
+	c.kick()
+}
+
+// takeSettles returns and clears the queued settles.
+func (c *Client) takeSettles() map[settleKey][]uint64 {
 	c.settleMu.Lock()
 	defer c.settleMu.Unlock()
-	if len(c.acks) == 0 && len(c.nacks) == 0 {
-		return nil, nil
+	if len(c.settles) == 0 {
+		return nil
 	}
-	acks, nacks := c.acks, c.nacks
-	c.acks, c.nacks = make(map[string][]uint64), make(map[nackKey][]uint64)
-	return acks, nacks
+	s := c.settles
+	c.settles = make(map[settleKey][]uint64)
+	return s
 }
 
 // Subscription is a consumer of one queue that follows the leader: when
@@ -151,8 +184,8 @@ type Subscription struct {
 	buf     []*Delivery // received, not yet handed out
 	cn      *conn       // where the consumer lives now, or nil
 	cid     uint64
-	err     error // why the subscription ended; set before out is closed
-	last    error // the last retryable failure, for Subscribe's error
+	err     error         // why the subscription ended; set before out is closed
+	last    error         // the last retryable failure, for Subscribe's error
 	bufWake chan struct{} // cap 1
 	resub   chan struct{} // cap 1: the server cancelled the consumer
 
@@ -359,21 +392,14 @@ func (s *Subscription) endErr() error {
 // subscribeOn creates the consumer on cn. Deliveries are routed to s from
 // the moment the reader sees the answer.
 func (s *Subscription) subscribeOn(cn *conn) (uint64, error) {
-	var ok wire.ConsumeOK
-	err := cn.do(s.ctx, wire.TConsume, &wire.Consume{Queue: s.queue, Prefetch: s.prefetch, Tag: s.tag}, wire.TConsumeOK, func(f wire.Frame) error {
-		if err := wire.Decode(f, &ok); err != nil {
-			return err
-		}
-		s.mu.Lock()
-		s.cn, s.cid, s.buf = cn, ok.ConsumerID, nil
-		s.mu.Unlock()
-		cn.addConsumer(ok.ConsumerID, s)
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	return ok.ConsumerID, nil
+	return cn.consume(s.ctx, &wire.Consume{Queue: s.queue, Prefetch: s.prefetch, Tag: s.tag}, s)
+}
+
+// attach makes cn's consumer cid the source of deliveries.
+func (s *Subscription) attach(cn *conn, cid uint64) {
+	s.mu.Lock()
+	s.cn, s.cid, s.buf = cn, cid, nil
+	s.mu.Unlock()
 }
 
 // cancelOn cancels the consumer on the server, waiting briefly for the

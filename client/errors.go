@@ -88,7 +88,7 @@ type serverError struct {
 	werr *wire.Error
 }
 
-func (e *serverError) Error() string  { return e.werr.Error() }
+func (e *serverError) Error() string   { return e.werr.Error() }
 func (e *serverError) Unwrap() []error { return []error{e.kind, e.werr} }
 
 // fromWire converts a server's error into a client error.

@@ -84,6 +84,9 @@ func (it *pubItem) ctxErr(ctx context.Context) error {
 	it.mu.Lock()
 	last := it.last
 	it.mu.Unlock()
+	if last == nil {
+		last = it.c.connErr()
+	}
 	switch {
 	case it.attempts.Load() > 0:
 		return fmt.Errorf("publish %s: %w before a confirm; the message may have been enqueued: %w", it.msg.ID, ctx.Err(), ErrIndeterminate)

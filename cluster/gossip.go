@@ -66,7 +66,6 @@ type peer struct {
 //
 // Lock order: never call into memberlist (or raft) while holding gossip.mu.
 type gossip struct {
-	self  string
 	meta  atomic.Pointer[[]byte] // encoded local metadata, see Node.refreshMeta
 	kicks []chan struct{}        // capacity 1 each, signalled on any change
 	log   func(msg string, args ...any)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -162,12 +163,18 @@ func restartNode(t testing.TB, tn *tnode, join []string) *tnode {
 }
 
 // startCluster starts size nodes with BootstrapExpect size, the others
-// joining the first, and waits for a leader with size voters.
+// joining the first, and waits for a leader with size voters. Unless mod
+// says otherwise the Raft timings are twice the LAN defaults: tests share
+// a small machine with other work, and a stall longer than the leader lease
+// would depose a leader in the middle of a test that is not about that.
 func startCluster(t testing.TB, size int, mod func(c *Config)) []*tnode {
 	t.Helper()
 	var nodes []*tnode
 	for i := range size {
 		cfg := newConfig(t)
+		cfg.HeartbeatTimeout = time.Second
+		cfg.ElectionTimeout = time.Second
+		cfg.LeaderLeaseTimeout = time.Second
 		cfg.BootstrapExpect = size
 		cfg.ClientAddr = fmt.Sprintf("127.0.0.1:%d", 16570+i)
 		cfg.HTTPAddr = fmt.Sprintf("127.0.0.1:%d", 16580+i)
@@ -184,6 +191,44 @@ func startCluster(t testing.TB, size int, mod func(c *Config)) []*tnode {
 		return l != nil && len(voters(l)) == size
 	})
 	return nodes
+}
+
+// lanTimings restores the default (LAN) Raft timings, for tests that
+// measure failover.
+func lanTimings(c *Config) {
+	c.HeartbeatTimeout, c.ElectionTimeout, c.LeaderLeaseTimeout = 0, 0, 0
+}
+
+// applyOnLeader applies data on whichever of nodes leads, retrying on
+// leadership changes as a client would, and returns the node that
+// committed it. A retry after ErrIndeterminate may apply data twice, so
+// callers compare FSMs rather than count entries.
+func applyOnLeader(t testing.TB, nodes []*tnode, data string) *tnode {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var err error
+		if l := leaderOf(nodes); l != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, _, _, err = l.Apply(ctx, []byte(data))
+			cancel()
+			if err == nil {
+				return l
+			}
+			if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrIndeterminate) {
+				t.Fatalf("apply %q on %s: %v", data, l.ID(), err)
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("apply %q: no leader committed it within 15s (last error %v)", data, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// sameEntries reports whether two FSMs hold the same entries.
+func sameEntries(a, b *testFSM) bool {
+	return slices.EqualFunc(a.snapshotEntries(), b.snapshotEntries(), bytes.Equal)
 }
 
 // waitFor polls cond until it holds or timeout passes.

@@ -27,6 +27,8 @@ const (
 	// metaInterval is how often a node republishes its gossip metadata
 	// (only when it changed, e.g. its applied index moved).
 	metaInterval = time.Second
+	// metaUpdateWait bounds the wait for a metadata broadcast.
+	metaUpdateWait = 250 * time.Millisecond
 	// retainSnapshots is how many snapshots the file store keeps.
 	retainSnapshots = 2
 	// transportTimeout bounds one Raft RPC's network I/O.
@@ -89,6 +91,7 @@ type Node struct {
 	bootstrapKick chan struct{} // gossip changed or joined: try bootstrap
 	stopCh        chan struct{} // closed to stop every loop
 	closed        chan struct{} // closed when shutdown has finished
+	metaDone      chan struct{} // closed when metaLoop has returned
 	stopping      atomic.Bool
 
 	// mu guards closing and the Add side of wg, so no goroutine is started
@@ -108,7 +111,7 @@ type Node struct {
 // gossip, and returns once both listen. Defaults are applied to cfg. ctx
 // bounds startup only. Joining seeds and bootstrapping a new cluster
 // continue in the background.
-func Start(ctx context.Context, cfg Config, fsm raft.FSM) (n *Node, err error) {
+func Start(ctx context.Context, cfg Config, fsm raft.FSM) (_ *Node, err error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -127,7 +130,7 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (n *Node, err error) {
 		return nil, err
 	}
 	cfg.NodeID = id
-	n = &Node{
+	n := &Node{
 		cfg:           cfg,
 		id:            id,
 		log:           cfg.Logger.With("node", id),
@@ -136,6 +139,7 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (n *Node, err error) {
 		bootstrapKick: make(chan struct{}, 1),
 		stopCh:        make(chan struct{}),
 		closed:        make(chan struct{}),
+		metaDone:      make(chan struct{}),
 		tombstones:    make(map[string]struct{}),
 	}
 	// Undo whatever was opened if a later step fails.
@@ -214,7 +218,6 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (n *Node, err error) {
 	}
 
 	n.g = &gossip{
-		self:  id,
 		peers: make(map[string]peer),
 		kicks: []chan struct{}{n.leaderKick, n.bootstrapKick},
 		log:   func(msg string, args ...any) { n.log.Debug(msg, args...) },
@@ -230,7 +233,10 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (n *Node, err error) {
 	n.gossipAddr = n.ml.LocalNode().Address()
 
 	n.spawn(n.leaderLoop)
-	n.spawn(n.metaLoop)
+	n.spawn(func() {
+		defer close(n.metaDone)
+		n.metaLoop()
+	})
 	if seeds := n.seeds(); len(seeds) > 0 {
 		n.spawn(func() { n.joinLoop(seeds) })
 	}
@@ -595,12 +601,15 @@ func (n *Node) stop(graceful bool) error {
 	n.closing = true
 	n.mu.Unlock()
 	var errs []error
+	close(n.stopCh)
+	// No metadata update may follow the leave: it would announce the node
+	// alive again.
+	<-n.metaDone
 	if graceful {
 		if err := n.ml.Leave(leaveTimeout); err != nil {
 			n.log.Warn("gossip leave", "err", err)
 		}
 	}
-	close(n.stopCh)
 	if err := n.raft.Shutdown().Error(); err != nil { // also closes the transport
 		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 	}
@@ -684,7 +693,9 @@ func (n *Node) metaLoop() {
 			continue
 		}
 		if changed {
-			if err := n.ml.UpdateNode(metaInterval); err != nil {
+			// The update is queued for gossip either way; the timeout only
+			// bounds how long this loop (and so shutdown) waits for it.
+			if err := n.ml.UpdateNode(metaUpdateWait); err != nil {
 				n.log.Debug("gossip metadata update", "err", err)
 			}
 		}

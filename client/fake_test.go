@@ -1,0 +1,263 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/raftmq/raftmq/client"
+	"github.com/raftmq/raftmq/wire"
+)
+
+// fakeServer speaks the protocol from a script, to reproduce what a real
+// broker does only under rare timings.
+type fakeServer struct {
+	ln    net.Listener
+	conns chan *fakeConn
+}
+
+type fakeConn struct {
+	nc net.Conn
+	r  *wire.Reader
+	mu sync.Mutex
+	w  *wire.Writer
+}
+
+// startFake accepts connections, answers the handshake as a leader and hands
+// each connection to the test.
+func startFake(t *testing.T) *fakeServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &fakeServer{ln: ln, conns: make(chan *fakeConn, 16)}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { nc.Close() })
+			fc := &fakeConn{nc: nc, r: wire.NewReader(nc, 0), w: wire.NewWriter(nc)}
+			f, err := fc.r.Next()
+			if err != nil || f.Type != wire.THello {
+				nc.Close()
+				continue
+			}
+			if fc.send(wire.THelloOK, f.ReqID, &wire.HelloOK{Version: wire.Version, NodeID: "fake", Leader: true}) != nil {
+				continue
+			}
+			fs.conns <- fc
+		}
+	})
+	return fs
+}
+
+func (fs *fakeServer) accept(t *testing.T) *fakeConn {
+	t.Helper()
+	select {
+	case fc := <-fs.conns:
+		return fc
+	case <-time.After(10 * time.Second):
+		t.Fatal("no connection to the fake server")
+		return nil
+	}
+}
+
+func (fc *fakeConn) send(ty wire.Type, id uint64, payload any) error {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	if err := fc.w.WriteFrame(ty, id, payload); err != nil {
+		return err
+	}
+	return fc.w.Flush()
+}
+
+// next returns the next frame of type ty, skipping status probes.
+func (fc *fakeConn) next(t *testing.T, ty wire.Type) wire.Frame {
+	t.Helper()
+	_ = fc.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		f, err := fc.r.Next()
+		if err != nil {
+			t.Fatalf("fake server: waiting for %s: %v", ty, err)
+		}
+		if f.Type == ty {
+			return f
+		}
+		if f.Type != wire.TStatus {
+			t.Fatalf("fake server: got %s, want %s", f.Type, ty)
+		}
+	}
+}
+
+func TestDeliveriesOvertakingConsumeOK(t *testing.T) {
+	fs := startFake(t)
+	c := dial(t, []string{fs.ln.Addr().String()})
+	fc := fs.accept(t)
+	ctx := testCtx(t, 20*time.Second)
+
+	type subRes struct {
+		s   *client.Subscription
+		err error
+	}
+	res := make(chan subRes, 1)
+	go func() {
+		s, err := c.Subscribe(ctx, "q")
+		res <- subRes{s, err}
+	}()
+	f := fc.next(t, wire.TConsume)
+	// The broker's dispatcher may push before the consume is answered.
+	if err := fc.send(wire.TDeliver, 0, &wire.Deliver{ConsumerID: 7, Deliveries: []wire.Delivery{{Queue: "q", Seq: 1, ID: "early"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := fc.send(wire.TConsumeOK, f.ReqID, &wire.ConsumeOK{ConsumerID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	r := <-res
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	defer r.s.Close()
+	d := collect(t, ctx, r.s, 1)[0]
+	if d.ID != "early" || d.Seq != 1 {
+		t.Fatalf("delivery = %+v", d)
+	}
+	if err := d.Ack(); err != nil {
+		t.Fatal(err)
+	}
+	// The next frame is the ack, not a cancel of consumer 7.
+	f = fc.next(t, wire.TAck)
+	var ack wire.Ack
+	if err := wire.Decode(f, &ack); err != nil || ack.Queue != "q" || len(ack.Seqs) != 1 || ack.Seqs[0] != 1 || f.ReqID == 0 {
+		t.Fatalf("ack = %+v (request %d), %v", ack, f.ReqID, err)
+	}
+}
+
+func TestOrphanConsumerIsCancelled(t *testing.T) {
+	fs := startFake(t)
+	_ = dial(t, []string{fs.ln.Addr().String()})
+	fc := fs.accept(t)
+	if err := fc.send(wire.TDeliver, 0, &wire.Deliver{ConsumerID: 99, Deliveries: []wire.Delivery{{Queue: "q", Seq: 5}}}); err != nil {
+		t.Fatal(err)
+	}
+	var m wire.Cancel
+	if err := wire.Decode(fc.next(t, wire.TCancel), &m); err != nil || m.ConsumerID != 99 {
+		t.Fatalf("cancel = %+v, %v", m, err)
+	}
+}
+
+func TestPublishRetriesSameIDAfterIndeterminate(t *testing.T) {
+	fs := startFake(t)
+	c := dial(t, []string{fs.ln.Addr().String()})
+	fc := fs.accept(t)
+	ctx := testCtx(t, 20*time.Second)
+	type result struct {
+		conf client.Confirm
+		err  error
+	}
+	res := make(chan result, 1)
+	go func() {
+		conf, err := c.Publish(ctx, "x", "k", client.Message{Body: []byte("b")})
+		res <- result{conf, err}
+	}()
+	var first, second wire.Publish
+	f := fc.next(t, wire.TPublish)
+	if err := wire.Decode(f, &first); err != nil || len(first.Messages) != 1 || first.Messages[0].ID == "" {
+		t.Fatalf("publish = %+v, %v", first, err)
+	}
+	if err := fc.send(wire.TError, f.ReqID, &wire.Error{Code: wire.CodeIndeterminate, Message: "leadership lost"}); err != nil {
+		t.Fatal(err)
+	}
+	f = fc.next(t, wire.TPublish)
+	if err := wire.Decode(f, &second); err != nil || len(second.Messages) != 1 || second.Messages[0].ID != first.Messages[0].ID {
+		t.Fatalf("retry = %+v, %v; want the same message ID %q", second, err, first.Messages[0].ID)
+	}
+	if err := fc.send(wire.TConfirm, f.ReqID, &wire.Confirm{Results: []wire.PublishResult{{Status: wire.Duplicate, Queues: 1}}, Term: 3, Index: 42}); err != nil {
+		t.Fatal(err)
+	}
+	r := <-res
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	want := client.Confirm{ID: first.Messages[0].ID, Status: client.Duplicate, Queues: 1, Term: 3, Index: 42, Attempts: 2}
+	if r.conf != want {
+		t.Fatalf("confirm = %+v, want %+v", r.conf, want)
+	}
+}
+
+func TestPublishNotRetriedOnDomainError(t *testing.T) {
+	fs := startFake(t)
+	c := dial(t, []string{fs.ln.Addr().String()})
+	fc := fs.accept(t)
+	ctx := testCtx(t, 20*time.Second)
+	res := make(chan error, 1)
+	go func() {
+		_, err := c.Publish(ctx, "x", "k", client.Message{})
+		res <- err
+	}()
+	f := fc.next(t, wire.TPublish)
+	if err := fc.send(wire.TError, f.ReqID, &wire.Error{Code: wire.CodeInvalidArgument, Message: "bad key"}); err != nil {
+		t.Fatal(err)
+	}
+	err := <-res
+	var we *wire.Error
+	if !errors.Is(err, client.ErrInvalidArgument) || !errors.As(err, &we) || we.Message != "bad key" || client.IsRetryable(err) {
+		t.Fatalf("publish: %v", err)
+	}
+}
+
+func TestHeartbeatReplacesSilentConnection(t *testing.T) {
+	fs := startFake(t)
+	_ = dial(t, []string{fs.ln.Addr().String()}, client.WithHeartbeat(50*time.Millisecond))
+	first := fs.accept(t)
+	// The fake never answers: after three silent intervals the client
+	// drops the connection and connects again.
+	start := time.Now()
+	second := fs.accept(t)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("reconnected after %v", d)
+	}
+	_ = first.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, err := first.r.Next(); err != nil {
+			break // closed by the client
+		}
+	}
+	_ = second
+}
+
+func TestCloseFailsWaitingPublishes(t *testing.T) {
+	fs := startFake(t)
+	c := dial(t, []string{fs.ln.Addr().String()})
+	fc := fs.accept(t)
+	p, err := c.PublishAsync(context.Background(), "x", "k", client.Message{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc.next(t, wire.TPublish) // never confirmed
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Wait(context.Background()); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("pending publish after close: %v", err)
+	}
+	if _, err := c.Publish(context.Background(), "x", "k", client.Message{}); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("publish after close: %v", err)
+	}
+	if _, err := c.Subscribe(context.Background(), "q"); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("subscribe after close: %v", err)
+	}
+	if err := c.DeclareQueue(context.Background(), "q", client.QueueArgs{}); !errors.Is(err, client.ErrClosed) {
+		t.Fatalf("declare after close: %v", err)
+	}
+}
