@@ -88,9 +88,21 @@ func (c *conn) close() {
 	_ = c.nc.Close()
 }
 
+// maxQueuedFrames bounds the frames waiting for the writer. Deliveries are
+// bounded by prefetch and confirms by MaxUnconfirmedFrames, so only a client
+// that sends requests and never reads the answers gets here: it is
+// disconnected rather than allowed to grow the broker's memory.
+const maxQueuedFrames = 1 << 16
+
 // send queues a frame for the writer. It never blocks.
 func (c *conn) send(t wire.Type, reqID uint64, payload any) {
 	c.outMu.Lock()
+	if len(c.out) >= maxQueuedFrames {
+		c.outMu.Unlock()
+		c.log.Warn("client does not read its answers: closing the connection", "queued_frames", maxQueuedFrames)
+		c.close()
+		return
+	}
 	c.out = append(c.out, outFrame{t: t, reqID: reqID, payload: payload})
 	c.outMu.Unlock()
 	select {
@@ -500,17 +512,15 @@ func (c *conn) consume(reqID uint64, m *wire.Consume) {
 		c.sendErr(reqID, errNotLeader)
 		return
 	}
-	id, err := c.b.dispatch.addConsumer(c, m.Queue, m.Tag, m.Prefetch)
+	_, err := c.b.dispatch.addConsumer(c, m.Queue, m.Tag, m.Prefetch, func(id uint64) {
+		c.consumersMu.Lock()
+		c.consumers[id] = struct{}{}
+		c.consumersMu.Unlock()
+		c.send(wire.TConsumeOK, reqID, &wire.ConsumeOK{ConsumerID: id})
+	})
 	if err != nil {
 		c.sendErr(reqID, err)
-		return
 	}
-	c.consumersMu.Lock()
-	c.consumers[id] = struct{}{}
-	c.consumersMu.Unlock()
-	// ConsumeOK is queued before the dispatcher's first delivery can be:
-	// addConsumer only marked the queue dirty.
-	c.send(wire.TConsumeOK, reqID, &wire.ConsumeOK{ConsumerID: id})
 }
 
 func (c *conn) cancelConsumer(reqID uint64, id uint64) {

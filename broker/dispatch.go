@@ -116,8 +116,10 @@ func (d *dispatcher) deactivate() {
 	d.consumers = make(map[uint64]*consumer)
 }
 
-// addConsumer registers a consumer on a queue of this leader.
-func (d *dispatcher) addConsumer(c *conn, queueName, tag string, prefetch uint32) (uint64, error) {
+// addConsumer registers a consumer on a queue of this leader. registered is
+// called with the new consumer's ID before any delivery to it can be sent,
+// so the client learns the ID first.
+func (d *dispatcher) addConsumer(c *conn, queueName, tag string, prefetch uint32, registered func(id uint64)) (uint64, error) {
 	p := int(prefetch)
 	if p == 0 {
 		p = DefaultPrefetch
@@ -140,6 +142,7 @@ func (d *dispatcher) addConsumer(c *conn, queueName, tag string, prefetch uint32
 	d.consumers[cs.id] = cs
 	qs := d.queue(queueName)
 	qs.consumers = append(qs.consumers, cs)
+	registered(cs.id)
 	d.mu.Unlock()
 	d.markDirty(queueName)
 	return cs.id, nil

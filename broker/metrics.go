@@ -56,7 +56,7 @@ var (
 	descRaftState    = prometheus.NewDesc("raftmq_raft_state", "Raft state of this node: 0 follower, 1 candidate, 2 leader, 3 shutdown.", nil, nil)
 	descRaftTerm     = prometheus.NewDesc("raftmq_raft_term", "Current Raft term.", nil, nil)
 	descCommitIndex  = prometheus.NewDesc("raftmq_raft_commit_index", "Raft commit index.", nil, nil)
-	descAppliedIndex = prometheus.NewDesc("raftmq_raft_applied_index", "Index of the last entry applied to the state machine.", nil, nil)
+	descAppliedIndex = prometheus.NewDesc("raftmq_raft_applied_index", "Index of the last Raft log entry applied on this node (as in cluster status).", nil, nil)
 	descQueueDepth   = prometheus.NewDesc("raftmq_queue_messages", "Unsettled messages in a queue.", []string{"queue"}, nil)
 	descQueueBytes   = prometheus.NewDesc("raftmq_queue_bytes", "Sum of the body sizes of a queue's unsettled messages.", []string{"queue"}, nil)
 	descQueueUnacked = prometheus.NewDesc("raftmq_queue_unacked", "Messages of a queue held by consumers (on the leader).", []string{"queue"}, nil)
@@ -79,7 +79,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRaftState, prometheus.GaugeValue, float64(r.State()))
 	ch <- prometheus.MustNewConstMetric(descRaftTerm, prometheus.GaugeValue, float64(r.CurrentTerm()))
 	ch <- prometheus.MustNewConstMetric(descCommitIndex, prometheus.GaugeValue, float64(r.CommitIndex()))
-	ch <- prometheus.MustNewConstMetric(descAppliedIndex, prometheus.GaugeValue, float64(c.b.fsm.AppliedIndex()))
+	ch <- prometheus.MustNewConstMetric(descAppliedIndex, prometheus.GaugeValue, float64(r.AppliedIndex()))
 	type qm struct {
 		name         string
 		depth, bytes int64

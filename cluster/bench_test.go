@@ -70,3 +70,18 @@ func BenchmarkApplyPipelined(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkApplySequential measures the latency of one Node.Apply at a time
+// (propose, replicate, fsync on a majority, apply) on a three-node loopback
+// cluster.
+func BenchmarkApplySequential(b *testing.B) {
+	nodes := startCluster(b, 3, nil)
+	leader := leaderOf(nodes)
+	ctx := ctxT(b, 10*time.Minute)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, _, _, err := leader.Apply(ctx, []byte("bench")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

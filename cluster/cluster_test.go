@@ -218,7 +218,7 @@ func TestFollowerCatchesUpBySnapshotInstall(t *testing.T) {
 		// entries alone take most of a minute. Still far more than
 		// SnapshotThreshold + TrailingLogs, so the log is compacted
 		// several times over.
-		total = 15_000
+		total = 10_000
 	}
 	nodes := startCluster(t, 3, func(c *Config) {
 		// fsync speed is not under test here: on a shared disk 50,000

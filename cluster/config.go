@@ -22,20 +22,33 @@ import (
 // leader lease equals the heartbeat timeout, the most raft allows, so a
 // leader stalled by a busy machine does not step down needlessly.
 const (
-	DefaultRaftAddr           = "127.0.0.1:6571"
-	DefaultGossipAddr         = "127.0.0.1:6572"
-	DefaultHeartbeatTimeout   = 500 * time.Millisecond
-	DefaultElectionTimeout    = 500 * time.Millisecond
+	// DefaultRaftAddr is the Raft bind address: loopback, so a node started
+	// with no flags is reachable only locally.
+	DefaultRaftAddr = "127.0.0.1:6571"
+	// DefaultGossipAddr is the memberlist bind address (TCP and UDP).
+	DefaultGossipAddr = "127.0.0.1:6572"
+	// DefaultHeartbeatTimeout is how long a follower waits without hearing
+	// from the leader before it starts an election.
+	DefaultHeartbeatTimeout = 500 * time.Millisecond
+	// DefaultElectionTimeout is how long a candidate waits for votes.
+	DefaultElectionTimeout = 500 * time.Millisecond
+	// DefaultLeaderLeaseTimeout is how long a leader keeps leading without
+	// hearing from a quorum.
 	DefaultLeaderLeaseTimeout = 500 * time.Millisecond
-	DefaultCommitTimeout      = 20 * time.Millisecond
+	// DefaultCommitTimeout is the longest a follower waits to learn of a
+	// new commit index when the leader is otherwise idle.
+	DefaultCommitTimeout = 20 * time.Millisecond
 	// DefaultSnapshotThreshold is the number of new log entries after which
 	// a snapshot is taken (checked every SnapshotInterval).
 	DefaultSnapshotThreshold uint64 = 8192
 	// DefaultTrailingLogs is how many entries are kept after a snapshot; a
 	// follower further behind than this catches up by snapshot install.
-	DefaultTrailingLogs      uint64 = 10240
-	DefaultSnapshotInterval         = 30 * time.Second
-	DefaultReconcileInterval        = time.Second
+	DefaultTrailingLogs uint64 = 10240
+	// DefaultSnapshotInterval is how often raft checks SnapshotThreshold.
+	DefaultSnapshotInterval = 30 * time.Second
+	// DefaultReconcileInterval is how often the leader reconciles gossip
+	// into the Raft configuration between gossip events.
+	DefaultReconcileInterval = time.Second
 )
 
 // Limits that keep gossip metadata well under memberlist's 512-byte cap.

@@ -21,6 +21,15 @@ const (
 	barrierRetry = 100 * time.Millisecond
 )
 
+// leaderState is what the leader loop remembers during one term.
+type leaderState struct {
+	// skipped: members already logged as not added, and why.
+	skipped map[string]string
+	// nonvoterSince: for each non-voter, an index at or after the entry
+	// that added it; it is not promoted before it has applied that.
+	nonvoterSince map[string]uint64
+}
+
 type commitSample struct {
 	at    time.Time
 	index uint64
@@ -52,8 +61,8 @@ func (n *Node) lead() {
 	n.announce(true)
 	defer n.announce(false)
 	n.commits = n.commits[:0]
-	skipped := make(map[string]string)
-	n.reconcile(skipped)
+	ls := &leaderState{skipped: make(map[string]string), nonvoterSince: make(map[string]uint64)}
+	n.reconcile(ls)
 	t := time.NewTicker(n.cfg.ReconcileInterval)
 	defer t.Stop()
 	for {
@@ -66,9 +75,9 @@ func (n *Node) lead() {
 				return
 			}
 		case <-t.C:
-			n.reconcile(skipped)
+			n.reconcile(ls)
 		case <-n.leaderKick:
-			n.reconcile(skipped)
+			n.reconcile(ls)
 		}
 	}
 }
@@ -107,15 +116,22 @@ func (n *Node) announce(isLeader bool) {
 //   - a member (this leader included) whose Raft address changed is
 //     re-added at the new address;
 //   - a caught-up non-voter is promoted to voter: it must have applied the
-//     latest configuration (which names it) and be close to the commit
-//     index (see caughtUp).
+//     entry that added it and be close to the commit index (see caughtUp).
 //
 // It never removes anyone: a voter that gossip reports dead stays a voter.
-// skipped remembers members already logged as skipped, to log them once.
-func (n *Node) reconcile(skipped map[string]string) {
+// ls carries state across the rounds of one term of leadership.
+//
+// hashicorp/raft v1.7 reports index 0 for the configuration returned by
+// GetConfiguration, so changes cannot be made conditional on it (prevIndex);
+// instead configMu serialises reconcile with RemoveServer, the only other
+// configuration change, and both decide on the latest (possibly not yet
+// committed) configuration.
+func (n *Node) reconcile(ls *leaderState) {
 	if n.raft.State() != raft.Leader {
 		return
 	}
+	n.configMu.Lock()
+	defer n.configMu.Unlock()
 	now := time.Now()
 	n.recordCommit(now)
 	f := n.raft.GetConfiguration()
@@ -126,11 +142,16 @@ func (n *Node) reconcile(skipped map[string]string) {
 	servers := make(map[string]raft.Server)
 	for _, s := range f.Configuration().Servers {
 		servers[string(s.ID)] = s
+		if s.Suffrage != raft.Voter {
+			if _, ok := ls.nonvoterSince[string(s.ID)]; !ok {
+				// Added before this term: its entry is in our log by now.
+				ls.nonvoterSince[string(s.ID)] = n.raft.LastIndex()
+			}
+		}
 	}
-	prev := f.Index()
 	if s, ok := servers[n.id]; ok && s.Address != raft.ServerAddress(n.RaftAddr()) {
 		// Restarted at a new address: fix our own entry first.
-		fut := n.raft.AddVoter(s.ID, raft.ServerAddress(n.RaftAddr()), prev, 0)
+		fut := n.raft.AddVoter(s.ID, raft.ServerAddress(n.RaftAddr()), 0, 0)
 		if err := fut.Error(); err != nil {
 			n.log.Warn("reconcile: updating own raft address failed", "err", err)
 		} else {
@@ -158,24 +179,24 @@ func (n *Node) reconcile(skipped map[string]string) {
 				reason = "has raft state but is not in the configuration"
 			}
 			if reason != "" {
-				if skipped[id] != reason {
-					skipped[id] = reason
+				if ls.skipped[id] != reason {
+					ls.skipped[id] = reason
 					n.log.Info("reconcile: not adding gossip member", "id", id, "reason", reason)
 				}
 				continue
 			}
 			what = "add nonvoter"
-			fut = n.raft.AddNonvoter(raft.ServerID(id), addr, prev, 0)
+			fut = n.raft.AddNonvoter(raft.ServerID(id), addr, 0, 0)
 		case s.Address != addr:
 			what = "update address"
 			if s.Suffrage == raft.Voter {
-				fut = n.raft.AddVoter(raft.ServerID(id), addr, prev, 0)
+				fut = n.raft.AddVoter(raft.ServerID(id), addr, 0, 0)
 			} else {
-				fut = n.raft.AddNonvoter(raft.ServerID(id), addr, prev, 0)
+				fut = n.raft.AddNonvoter(raft.ServerID(id), addr, 0, 0)
 			}
-		case s.Suffrage != raft.Voter && p.meta.Applied >= prev && n.caughtUp(p.meta.Applied, now):
+		case s.Suffrage != raft.Voter && p.meta.Applied >= ls.nonvoterSince[id] && n.caughtUp(p.meta.Applied, now):
 			what = "promote to voter"
-			fut = n.raft.AddVoter(raft.ServerID(id), addr, prev, 0)
+			fut = n.raft.AddVoter(raft.ServerID(id), addr, 0, 0)
 		default:
 			continue
 		}
@@ -183,6 +204,9 @@ func (n *Node) reconcile(skipped map[string]string) {
 			n.log.Warn("reconcile: configuration change failed", "change", what, "id", id, "err", err)
 		} else {
 			n.log.Info("reconcile: configuration changed", "change", what, "id", id, "raft_addr", addr, "index", fut.Index())
+			if what == "add nonvoter" {
+				ls.nonvoterSince[id] = fut.Index()
+			}
 		}
 		return // one change per round
 	}

@@ -103,6 +103,10 @@ type Node struct {
 	// leader-loop state: only the leader loop touches these.
 	commits []commitSample
 
+	// configMu serialises Raft configuration changes made by this node
+	// (reconcile and RemoveServer). Lock order: configMu, then tombMu.
+	configMu sync.Mutex
+
 	tombMu     sync.Mutex
 	tombstones map[string]struct{}
 }
@@ -111,7 +115,7 @@ type Node struct {
 // gossip, and returns once both listen. Defaults are applied to cfg. ctx
 // bounds startup only. Joining seeds and bootstrapping a new cluster
 // continue in the background.
-func Start(ctx context.Context, cfg Config, fsm raft.FSM) (_ *Node, err error) {
+func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	cfg.SetDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -143,8 +147,9 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (_ *Node, err error) {
 		tombstones:    make(map[string]struct{}),
 	}
 	// Undo whatever was opened if a later step fails.
+	started := false
 	defer func() {
-		if err != nil {
+		if !started {
 			n.closeResources()
 		}
 	}()
@@ -245,6 +250,7 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (_ *Node, err error) {
 	}
 	n.log.Info("node started", "raft", n.RaftAddr(), "gossip", n.GossipAddr(),
 		"existing_state", hasState, "bootstrap_expect", cfg.BootstrapExpect)
+	started = true
 	return n, nil
 }
 
@@ -517,24 +523,27 @@ func (n *Node) Status() Status {
 // reconciliation never adds it back; a removed node can rejoin only with a
 // wiped data directory, which gives it a new ID.
 func (n *Node) RemoveServer(ctx context.Context, id string) error {
+	op := fmt.Sprintf("remove server %q", id)
 	if !n.IsLeader() {
-		return n.notLeaderErr("remove server")
+		return n.notLeaderErr(op)
 	}
-	f := n.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return n.mapRaftErr("remove server", err, false)
-	}
-	if !slices.ContainsFunc(f.Configuration().Servers, func(s raft.Server) bool { return string(s.ID) == id }) {
-		return fmt.Errorf("remove server %q: %w", id, ErrUnknownNode)
-	}
-	n.tombMu.Lock()
-	n.tombstones[id] = struct{}{}
-	n.tombMu.Unlock()
 	err := n.await(ctx, func() error {
-		return n.raft.RemoveServer(raft.ServerID(id), f.Index(), 0).Error()
+		n.configMu.Lock() // see reconcile
+		defer n.configMu.Unlock()
+		f := n.raft.GetConfiguration()
+		if err := f.Error(); err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(f.Configuration().Servers, func(s raft.Server) bool { return string(s.ID) == id }) {
+			return ErrUnknownNode
+		}
+		n.tombMu.Lock()
+		n.tombstones[id] = struct{}{}
+		n.tombMu.Unlock()
+		return n.raft.RemoveServer(raft.ServerID(id), 0, 0).Error()
 	})
 	if err != nil {
-		return n.mapRaftErr(fmt.Sprintf("remove server %q", id), err, true)
+		return n.mapRaftErr(op, err, true)
 	}
 	n.log.Info("removed server from raft", "id", id)
 	return nil

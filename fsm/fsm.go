@@ -106,7 +106,7 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	s := f.s
 	for i, l := range logs {
 		if l.Type == raft.LogCommand {
-			out[i] = s.apply(l.Data, touched)
+			out[i] = applyHook(s, l, touched)
 		}
 		f.appliedIndex.Store(l.Index)
 	}
@@ -269,21 +269,35 @@ func (s *state) advance(t int64) {
 	}
 }
 
-// mapErr translates the leaf packages' sentinels into this package's.
+// mapErr translates the leaf packages' sentinels into this package's. The
+// result matches both sentinels with errors.Is and keeps the leaf's message.
 func mapErr(err error) error {
 	if err == nil {
 		return nil
 	}
+	var kind error
 	switch {
 	case errors.Is(err, exchange.ErrNotFound), errors.Is(err, queue.ErrNotFound):
-		return fmt.Errorf("%w: %w", ErrNotFound, err)
+		kind = ErrNotFound
 	case errors.Is(err, exchange.ErrPrecondition):
-		return fmt.Errorf("%w: %w", ErrPrecondition, err)
+		kind = ErrPrecondition
 	case errors.Is(err, exchange.ErrInvalidName), errors.Is(err, exchange.ErrInvalidArgument), errors.Is(err, queue.ErrInvalidArgument):
-		return fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+		kind = ErrInvalidArgument
+	default:
+		return err
 	}
-	return err
+	return &domainError{kind: kind, err: err}
 }
+
+// domainError is a leaf package's error classified as one of this
+// package's sentinels.
+type domainError struct {
+	kind error
+	err  error
+}
+
+func (e *domainError) Error() string   { return e.err.Error() }
+func (e *domainError) Unwrap() []error { return []error{e.kind, e.err} }
 
 func (s *state) declareExchange(c *DeclareExchange) *Result {
 	if c.Exchange.AlternateExchange != "" {

@@ -67,7 +67,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.advGossip, "advertise-gossip", "", "gossip address other nodes use (default: -gossip-addr)")
 	fs.StringVar(&o.advHTTP, "advertise-http", "", "HTTP address reported in cluster status (default: -http-addr)")
 	fs.StringVar(&o.join, "join", "", "comma-separated gossip addresses (host:port) of nodes to join")
-	fs.IntVar(&o.bootstrapExpect, "bootstrap-expect", 1, "bootstrap a new cluster once this many servers see each other (1: alone, at once)")
+	fs.IntVar(&o.bootstrapExpect, "bootstrap-expect", 1, "bootstrap a new cluster once this many servers see each other; 1 without -join: bootstrap alone at once; 1 with -join: never bootstrap, wait to be added by the cluster joined")
 	fs.DurationVar(&o.heartbeat, "heartbeat-timeout", 0, "Raft heartbeat timeout (0: the LAN default)")
 	fs.DurationVar(&o.election, "election-timeout", 0, "Raft election timeout (0: the LAN default)")
 	fs.DurationVar(&o.leaderLease, "leader-lease-timeout", 0, "Raft leader lease timeout (0: the LAN default)")
