@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEnvironmentSetsFlagsAndCommandLineWins(t *testing.T) {
+	env := map[string]string{
+		"RAFTMQ_BOOTSTRAP_EXPECT":      "3",
+		"RAFTMQ_JOIN":                  "a:1, b:2,,",
+		"RAFTMQ_ELECTION_TIMEOUT":      "750ms",
+		"RAFTMQ_DATA":                  "/from/env",
+		"RAFTMQ_ADVERTISE_CLIENT":      "10.0.0.1:6570",
+		"RAFTMQ_MEMORY_HIGH_WATERMARK": "1024",
+	}
+	var o options
+	fs := newFlagSet(&o, &bytes.Buffer{})
+	if err := parse(fs, []string{"-data", "/from/flag"}, func(k string) string { return env[k] }); err != nil {
+		t.Fatal(err)
+	}
+	if o.bootstrapExpect != 3 || o.election != 750*time.Millisecond || o.advClient != "10.0.0.1:6570" || o.memoryWatermark != 1024 {
+		t.Fatalf("environment not applied: %+v", o)
+	}
+	if o.data != "/from/flag" {
+		t.Fatalf("data = %q, want the command line's value", o.data)
+	}
+	cfg := o.config(nil)
+	if got := strings.Join(cfg.Cluster.Join, ","); got != "a:1,b:2" {
+		t.Fatalf("join = %q", got)
+	}
+	if cfg.Cluster.ClientAddr != "10.0.0.1:6570" || cfg.Cluster.BootstrapExpect != 3 {
+		t.Fatalf("config %+v", cfg.Cluster)
+	}
+}
+
+func TestBadEnvironmentIsAnError(t *testing.T) {
+	var o options
+	fs := newFlagSet(&o, &bytes.Buffer{})
+	err := parse(fs, nil, func(k string) string {
+		if k == "RAFTMQ_BOOTSTRAP_EXPECT" {
+			return "three"
+		}
+		return ""
+	})
+	if err == nil || !strings.Contains(err.Error(), "RAFTMQ_BOOTSTRAP_EXPECT") {
+		t.Fatalf("err = %v, want one naming the variable", err)
+	}
+}
+
+func TestUsageAndExitCodes(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"-h"}, &out); code != 0 {
+		t.Fatalf("-h exited %d", code)
+	}
+	for _, want := range []string{"-bootstrap-expect", "-advertise-raft", "RAFTMQ_", "healthcheck"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage does not mention %s", want)
+		}
+	}
+	out.Reset()
+	if code := run([]string{"-log-level", "loud"}, &out); code != 2 {
+		t.Fatalf("bad log level exited %d", code)
+	}
+	if code := run([]string{"-no-such-flag"}, &out); code != 2 {
+		t.Fatalf("unknown flag exited %d", code)
+	}
+}
+
+func TestHealthcheckFailsWithoutANode(t *testing.T) {
+	var out bytes.Buffer
+	if code := healthcheck([]string{"-http-addr", "127.0.0.1:1"}, &out); code != 1 {
+		t.Fatalf("healthcheck against nothing exited %d", code)
+	}
+}
