@@ -427,9 +427,12 @@ func (s *state) publishOne(pm *PublishMessage, now int64, touched map[string]str
 		expires = now + pm.TTL*int64(time.Millisecond)
 	}
 	var accepted int32
-	for _, name := range targets {
+	// One allocation for the copies of all target queues.
+	slab := make([]queue.Message, len(targets))
+	for i, name := range targets {
 		q := s.queues[name]
-		m := &queue.Message{
+		m := &slab[i]
+		*m = queue.Message{
 			ID:          pm.ID,
 			Exchange:    x.Name, // the router's copy: one string per exchange, not per message
 			RoutingKey:  pm.RoutingKey,
