@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -661,5 +662,86 @@ func TestJSONCodecDeadLettersBadBody(t *testing.T) {
 	}
 	if len(got) != 0 {
 		t.Fatalf("the bad message reached the handler: %+v", <-got)
+	}
+}
+
+func TestConsumeConcurrency(t *testing.T) {
+	cl := testcluster.Start(t, 1)
+	c := dial(t, cl.ClientAddrs())
+	ctx := testCtx(t, 30*time.Second)
+	setupQueue(t, ctx, c, "q", client.QueueArgs{})
+	const workers = 4
+	ps := make([]client.Publishing, workers)
+	for i := range ps {
+		ps[i] = client.Publishing{Exchange: "x", Key: "k"}
+	}
+	if _, err := c.PublishBatch(ctx, ps); err != nil {
+		t.Fatal(err)
+	}
+	// Every handler blocks until all of them run at once: with fewer
+	// goroutines than messages, this never completes.
+	var arrived sync.WaitGroup
+	arrived.Add(workers)
+	all := make(chan struct{})
+	go func() {
+		arrived.Wait()
+		close(all)
+	}()
+	cctx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Consume(cctx, "q", func(hctx context.Context, _ *client.Delivery) error {
+			arrived.Done()
+			select {
+			case <-all:
+				return nil
+			case <-hctx.Done():
+				return hctx.Err()
+			}
+		}, client.WithConcurrency(workers), client.WithPrefetch(workers))
+	}()
+	select {
+	case <-all:
+	case <-ctx.Done():
+		t.Fatal("handlers did not run concurrently")
+	}
+	waitQueue(t, ctx, c, "q", func(qi client.QueueInfo) bool { return qi.Messages == 0 })
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStatusWithoutLeader(t *testing.T) {
+	cl := testcluster.Start(t, 3)
+	c := dial(t, cl.ClientAddrs())
+	ctx := testCtx(t, 30*time.Second)
+	leader := cl.LeaderIndex()
+	other := (leader + 1) % 3
+	cl.Kill(leader)
+	cl.Kill(other)
+	survivor := 3 - leader - other
+	// The survivor cannot elect itself; any node answers status anyway.
+	var st client.Status
+	var err error
+	for {
+		st, err = c.Status(ctx)
+		if err == nil && st.NodeID == fmt.Sprintf("node%d", survivor) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("status: %+v, %v", st, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if st.State == "leader" || len(st.Members) != 3 {
+		t.Fatalf("status of the survivor = %+v", st)
+	}
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := c.DeclareQueue(short, "q", client.QueueArgs{}); !errors.Is(err, client.ErrNoLeader) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("declare without a leader: %v", err)
 	}
 }

@@ -112,6 +112,7 @@ const (
 	opReject
 )
 
+// String names the operation, for logs.
 func (o settleOp) String() string {
 	switch o {
 	case opAck:
@@ -256,12 +257,12 @@ func (c *Client) subscribe(ctx context.Context, queue string, o consumeOptions) 
 	select {
 	case err := <-first:
 		if err != nil {
-			s.Close()
+			_ = s.Close()
 			return nil, fmt.Errorf("subscribe to %q: %w", queue, err)
 		}
 		return s, nil
 	case <-ctx.Done():
-		s.Close()
+		_ = s.Close()
 		return nil, fmt.Errorf("subscribe to %q: %w", queue, s.waitErr(ctx.Err()))
 	}
 }
@@ -299,10 +300,13 @@ func (s *Subscription) Err() error {
 // Close cancels the consumer on the server (which gives the messages it
 // holds and that were not settled back to the queue), closes Deliveries and
 // waits for the subscription's goroutines. Settle deliveries already
-// received before Close, or they come back redelivered. It is idempotent.
-func (s *Subscription) Close() {
+// received before Close, or they come back redelivered (settles made after
+// Close are still sent). It is idempotent and returns Err: nil unless the
+// subscription had already ended with an error.
+func (s *Subscription) Close() error {
 	s.cancel()
 	<-s.done
+	return s.Err()
 }
 
 // stopDeliveries closes Deliveries without cancelling the consumer, so
@@ -539,7 +543,7 @@ func (c *Client) Consume(ctx context.Context, queue string, h Handler, opts ...C
 	}
 	s.stopDeliveries()
 	wg.Wait()
-	s.Close()
+	_ = s.Close()
 	if ctx.Err() != nil {
 		return nil
 	}

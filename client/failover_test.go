@@ -83,7 +83,11 @@ func TestFailoverPublisherAndConsumer(t *testing.T) {
 	}()
 
 	old := cl.LeaderIndex()
-	time.Sleep(100 * time.Millisecond) // let the publisher get going
+	cl.WaitFor(10*time.Second, "the publisher to get going", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(confirmed) >= 5
+	})
 	killed.Store(true)
 	cl.Kill(old)
 	start := time.Now()

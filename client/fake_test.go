@@ -36,7 +36,9 @@ func startFake(t *testing.T) *fakeServer {
 	}
 	fs := &fakeServer{ln: ln, conns: make(chan *fakeConn, 16)}
 	var wg sync.WaitGroup
+	stop := make(chan struct{})
 	t.Cleanup(func() {
+		close(stop)
 		ln.Close()
 		wg.Wait()
 	})
@@ -56,7 +58,11 @@ func startFake(t *testing.T) *fakeServer {
 			if fc.send(wire.THelloOK, f.ReqID, &wire.HelloOK{Version: wire.Version, NodeID: "fake", Leader: true}) != nil {
 				continue
 			}
-			fs.conns <- fc
+			select {
+			case fs.conns <- fc:
+			case <-stop:
+				return
+			}
 		}
 	})
 	return fs
@@ -127,7 +133,6 @@ func TestDeliveriesOvertakingConsumeOK(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	defer r.s.Close()
 	d := collect(t, ctx, r.s, 1)[0]
 	if d.ID != "early" || d.Seq != 1 {
 		t.Fatalf("delivery = %+v", d)
@@ -140,6 +145,30 @@ func TestDeliveriesOvertakingConsumeOK(t *testing.T) {
 	var ack wire.Ack
 	if err := wire.Decode(f, &ack); err != nil || ack.Queue != "q" || len(ack.Seqs) != 1 || ack.Seqs[0] != 1 || f.ReqID == 0 {
 		t.Fatalf("ack = %+v (request %d), %v", ack, f.ReqID, err)
+	}
+	if err := fc.send(wire.TOK, f.ReqID, &wire.OK{Count: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// Close cancels the consumer and waits for the answer.
+	closed := make(chan struct{})
+	go func() {
+		r.s.Close()
+		close(closed)
+	}()
+	var cancel wire.Cancel
+	f = fc.next(t, wire.TCancel)
+	if err := wire.Decode(f, &cancel); err != nil || cancel.ConsumerID != 7 {
+		t.Fatalf("cancel = %+v, %v", cancel, err)
+	}
+	if err := fc.send(wire.TOK, f.ReqID, &wire.OK{}); err != nil {
+		t.Fatal(err)
+	}
+	<-closed
+	if err := r.s.Err(); err != nil {
+		t.Fatalf("subscription error after Close: %v", err)
+	}
+	if _, ok := <-r.s.Deliveries(); ok {
+		t.Fatal("deliveries still open after Close")
 	}
 }
 
@@ -227,13 +256,18 @@ func TestHeartbeatReplacesSilentConnection(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("reconnected after %v", d)
 	}
+	_ = second.nc.Close()
 	_ = first.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	for {
-		if _, err := first.r.Next(); err != nil {
-			break // closed by the client
+		_, err := first.r.Next()
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("the silent connection was not closed by the client")
+		}
+		if err != nil {
+			break
 		}
 	}
-	_ = second
 }
 
 func TestCloseFailsWaitingPublishes(t *testing.T) {

@@ -54,14 +54,14 @@ func Retry(maxAttempts int, backoff func(attempt int) time.Duration) Middleware 
 }
 
 // ExponentialBackoff returns a back-off for Retry: base doubled for each
-// attempt, at most max, with jitter over the upper half.
-func ExponentialBackoff(base, max time.Duration) func(attempt int) time.Duration {
+// attempt, at most limit, with jitter over the upper half.
+func ExponentialBackoff(base, limit time.Duration) func(attempt int) time.Duration {
 	return func(attempt int) time.Duration {
 		d := base
-		for i := 1; i < attempt && d < max; i++ {
+		for i := 1; i < attempt && d < limit; i++ {
 			d *= 2
 		}
-		d = min(d, max)
+		d = min(d, limit)
 		if d <= 1 {
 			return d
 		}

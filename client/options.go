@@ -10,11 +10,17 @@ import (
 
 // Defaults of the client's options.
 const (
+	// DefaultDialTimeout bounds one connection attempt.
 	DefaultDialTimeout = 3 * time.Second
-	DefaultBackoffMin  = 50 * time.Millisecond
-	DefaultBackoffMax  = 2 * time.Second
+	// DefaultBackoffMin is the first back-off between attempts.
+	DefaultBackoffMin = 50 * time.Millisecond
+	// DefaultBackoffMax is the longest back-off between attempts.
+	DefaultBackoffMax = 2 * time.Second
+	// DefaultMaxInFlight bounds the unconfirmed messages.
 	DefaultMaxInFlight = 4096
-	DefaultHeartbeat   = 5 * time.Second
+	// DefaultHeartbeat is how long a connection may stay silent before it
+	// is probed.
+	DefaultHeartbeat = 5 * time.Second
 	// DefaultPrefetch is the prefetch a consumer asks for unless
 	// WithPrefetch says otherwise.
 	DefaultPrefetch = 256
@@ -78,8 +84,8 @@ func WithDialTimeout(d time.Duration) Option { return func(o *options) { o.dialT
 // WithBackoff sets the range of the exponential back-off (with jitter)
 // between reconnection rounds and between retries of a request (default
 // DefaultBackoffMin to DefaultBackoffMax).
-func WithBackoff(min, max time.Duration) Option {
-	return func(o *options) { o.backoffMin, o.backoffMax = min, max }
+func WithBackoff(lo, hi time.Duration) Option {
+	return func(o *options) { o.backoffMin, o.backoffMax = lo, hi }
 }
 
 // WithName names the client in the server's logs and is the default

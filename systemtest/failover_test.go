@@ -224,3 +224,20 @@ func TestExplicitLeave(t *testing.T) {
 		t.Fatalf("removing an unknown node: %v", err)
 	}
 }
+
+// TestNodeStatusWithoutLeader asks one node directly while the cluster has
+// lost its majority: it still answers, and says there is no leader.
+func TestNodeStatusWithoutLeader(t *testing.T) {
+	tc := testcluster.Start(t, 3)
+	survivor := tc.Followers()[0]
+	for i := range tc.Size() {
+		if tc.Node(i) != survivor {
+			tc.Kill(i)
+		}
+	}
+	ctx := ctxFor(t, 30*time.Second)
+	tc.WaitFor(20*time.Second, "survivor to notice", func() bool {
+		st, err := client.NodeStatus(ctx, survivor.ClientAddr())
+		return err == nil && st.LeaderID == "" && st.NodeID == survivor.ID()
+	})
+}
