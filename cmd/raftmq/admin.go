@@ -314,12 +314,27 @@ func cmdStatus(e *env, args []string) error {
 		usage: "status",
 		about: "Shows the cluster's members (role, suffrage, alive, addresses), the leader,\n" +
 			"the Raft term and the commit and applied indexes of the answering node, and\nevery queue with its depth and unacknowledged count.",
-		example: "  raftmq status\n  raftmq --servers 127.0.0.1:6570,127.0.0.1:6670 status --json",
-		min:     0, max: 0,
+		example: "  raftmq status\n  raftmq --servers 127.0.0.1:6570,127.0.0.1:6670 status --json\n" +
+			"  raftmq status --node 127.0.0.1:6670   # that node's own view, even without a leader",
+		min: 0, max: 0,
 	}
 	fs := e.flagSet("status", true)
+	node := fs.String("node", "", "ask only this node (client address) for its own view; works without a leader and lists no queues")
 	if _, err := e.parse(fs, sp, args); err != nil {
 		return err
+	}
+	if *node != "" {
+		ctx, cancel := e.withTimeout(e.g.timeout)
+		defer cancel()
+		st, err := client.NodeStatus(ctx, *node)
+		if err != nil {
+			return err
+		}
+		out := statusOf(st)
+		if e.g.json {
+			return writeJSON(e.stdout, out)
+		}
+		return writeStatus(e, out)
 	}
 	return e.withClient(func(ctx context.Context, c *client.Client) error {
 		st, err := c.Status(ctx)
@@ -330,17 +345,7 @@ func cmdStatus(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		out := statusJSON{
-			NodeID: st.NodeID, State: st.State, LeaderID: st.LeaderID, LeaderAddr: st.LeaderAddr,
-			Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex, LastLogIndex: st.LastLogIndex,
-			Members: []memberJSON{}, Queues: []queueJSON{},
-		}
-		for _, m := range st.Members {
-			out.Members = append(out.Members, memberJSON{
-				ID: m.ID, Leader: m.Leader, Voter: m.Voter, Suffrage: m.Suffrage, Alive: m.Alive,
-				ClientAddr: m.ClientAddr, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr,
-			})
-		}
+		out := statusOf(st)
 		for _, q := range qs {
 			out.Queues = append(out.Queues, queueJSON{
 				Name: q.Name, Messages: q.Messages, Ready: q.Ready, Unacked: q.Unacked, Bytes: q.Bytes, Consumers: q.Consumers,
@@ -351,6 +356,23 @@ func cmdStatus(e *env, args []string) error {
 		}
 		return writeStatus(e, out)
 	})
+}
+
+// statusOf converts the client's status into the printed form, without
+// queues.
+func statusOf(st client.Status) statusJSON {
+	out := statusJSON{
+		NodeID: st.NodeID, State: st.State, LeaderID: st.LeaderID, LeaderAddr: st.LeaderAddr,
+		Term: st.Term, CommitIndex: st.CommitIndex, AppliedIndex: st.AppliedIndex, LastLogIndex: st.LastLogIndex,
+		Members: []memberJSON{}, Queues: []queueJSON{},
+	}
+	for _, m := range st.Members {
+		out.Members = append(out.Members, memberJSON{
+			ID: m.ID, Leader: m.Leader, Voter: m.Voter, Suffrage: m.Suffrage, Alive: m.Alive,
+			ClientAddr: m.ClientAddr, RaftAddr: m.RaftAddr, HTTPAddr: m.HTTPAddr,
+		})
+	}
+	return out
 }
 
 func writeStatus(e *env, s statusJSON) error {

@@ -85,6 +85,7 @@ func commands() []command {
 		{"publish", "publish one message, or --count generated ones", cmdPublish},
 		{"consume", "print (and acknowledge) messages from a queue", cmdConsume},
 		{"cluster", "cluster administration (cluster remove NODE_ID)", cmdCluster},
+		{"bench", "run a benchmark workload: w1, w2, w3, w3-paced or w4 (see bench -h)", cmdBench},
 	}
 }
 
