@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,11 +18,11 @@ import (
 )
 
 // openSingle starts a one-node broker on loopback ports.
-func openSingle(t *testing.T) *Broker {
+func openSingle(t *testing.T, adjust ...func(*Config)) *Broker {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := Open(ctx, Config{
+	cfg := Config{
 		ClientAddr: "127.0.0.1:0",
 		HTTPAddr:   "127.0.0.1:0",
 		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -30,7 +32,11 @@ func openSingle(t *testing.T) *Broker {
 			GossipAddr: "127.0.0.1:0",
 		},
 		TickInterval: 50 * time.Millisecond,
-	})
+	}
+	for _, f := range adjust {
+		f(&cfg)
+	}
+	b, err := Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -255,4 +261,78 @@ func errOf(f wire.Frame) error {
 		return err
 	}
 	return &e
+}
+
+func TestClosedConsumerConnectionReturnsItsMessages(t *testing.T) {
+	b := openSingle(t)
+	c := dialRaw(t, b.ClientAddr(), true)
+	c.ok(wire.TDeclareQueue, &wire.DeclareQueue{Name: "q"})
+	c.ok(wire.TPublish, &wire.Publish{Messages: []wire.PublishMessage{{ID: "1", RoutingKey: "q"}, {ID: "2", RoutingKey: "q"}}})
+
+	holder := dialRaw(t, b.ClientAddr(), true)
+	holder.ok(wire.TConsume, &wire.Consume{Queue: "q", Prefetch: 10})
+	if got := holder.nextDeliveries(2); got[0].Redelivered || got[1].Redelivered {
+		t.Fatalf("first deliveries marked redelivered: %+v", got)
+	}
+	holder.nc.Close() // goes away without acking
+
+	other := dialRaw(t, b.ClientAddr(), true)
+	other.ok(wire.TConsume, &wire.Consume{Queue: "q", Prefetch: 10})
+	got := other.nextDeliveries(2)
+	for _, d := range got {
+		if !d.Redelivered || d.DeliveryCount != 1 {
+			t.Fatalf("returned message not marked redelivered: %+v", d)
+		}
+	}
+}
+
+func TestMemoryHighWatermarkRefusesPublishes(t *testing.T) {
+	b := openSingle(t, func(c *Config) { c.MemoryHighWatermark = 4 << 10 })
+	c := dialRaw(t, b.ClientAddr(), true)
+	c.ok(wire.TDeclareQueue, &wire.DeclareQueue{Name: "q"})
+	body := make([]byte, 3<<10)
+	c.ok(wire.TPublish, &wire.Publish{Messages: []wire.PublishMessage{{ID: "1", RoutingKey: "q", Body: body}, {ID: "2", RoutingKey: "q", Body: body}}})
+	f := c.call(wire.TPublish, &wire.Publish{Messages: []wire.PublishMessage{{ID: "3", RoutingKey: "q", Body: body}}})
+	err := errOf(f)
+	if f.Type != wire.TError || !errors.Is(err, wire.ErrResourceLimit) {
+		t.Fatalf("publish above the watermark: %s %v", f.Type, err)
+	}
+	if !wire.CodeOf(err).Retryable() {
+		t.Fatalf("resource limit must be retryable")
+	}
+	c.ok(wire.TPurgeQueue, &wire.PurgeQueue{Name: "q"})
+	c.ok(wire.TPublish, &wire.Publish{Messages: []wire.PublishMessage{{ID: "3", RoutingKey: "q", Body: body}}})
+}
+
+func TestHealthReadinessAndMetrics(t *testing.T) {
+	b := openSingle(t)
+	c := dialRaw(t, b.ClientAddr(), true)
+	c.ok(wire.TDeclareQueue, &wire.DeclareQueue{Name: "metered"})
+	c.ok(wire.TPublish, &wire.Publish{Messages: []wire.PublishMessage{{ID: "1", RoutingKey: "metered"}}})
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  "ready",
+		"/metrics": `raftmq_queue_messages{queue="metered"} 1`,
+	} {
+		resp, err := http.Get("http://" + b.HTTPAddr() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Fatalf("GET %s: %d, body lacks %q", path, resp.StatusCode, want)
+		}
+	}
+	resp, err := http.Get("http://" + b.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{"raftmq_raft_state 2", "raftmq_raft_term", "raftmq_raft_commit_index", "raftmq_confirmed_messages_total 1", "raftmq_apply_latency_seconds_bucket"} {
+		if !strings.Contains(string(body), name) {
+			t.Errorf("metrics lack %s", name)
+		}
+	}
 }
