@@ -51,6 +51,24 @@ type state struct {
 	router *exchange.Router
 	queues map[string]*queue.Queue
 	dedup  dedup
+	// keys interns routing keys, which repeat across messages, so queued
+	// messages share one copy of each. Not replicated state: it only
+	// saves memory.
+	keys map[string]string
+}
+
+// maxInternedKeys bounds the routing-key intern table.
+const maxInternedKeys = 4096
+
+// internKey returns the shared copy of a routing key.
+func (s *state) internKey(k string) string {
+	if v, ok := s.keys[k]; ok {
+		return v
+	}
+	if len(s.keys) < maxInternedKeys {
+		s.keys[k] = k
+	}
+	return k
 }
 
 func newState() *state {
@@ -59,6 +77,7 @@ func newState() *state {
 		router: exchange.NewRouter(),
 		queues: make(map[string]*queue.Queue),
 		dedup:  newDedup(),
+		keys:   make(map[string]string),
 	}
 }
 
@@ -426,6 +445,7 @@ func (s *state) publishOne(pm *PublishMessage, now int64, touched map[string]str
 	if pm.TTL > 0 {
 		expires = now + pm.TTL*int64(time.Millisecond)
 	}
+	rk := s.internKey(pm.RoutingKey)
 	var accepted int32
 	// One allocation for the copies of all target queues.
 	slab := make([]queue.Message, len(targets))
@@ -435,7 +455,7 @@ func (s *state) publishOne(pm *PublishMessage, now int64, touched map[string]str
 		*m = queue.Message{
 			ID:          pm.ID,
 			Exchange:    x.Name, // the router's copy: one string per exchange, not per message
-			RoutingKey:  pm.RoutingKey,
+			RoutingKey:  rk,
 			Headers:     pm.Headers,
 			Body:        pm.Body,
 			PublishedAt: now,

@@ -3,9 +3,12 @@ package fsm
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 
 	"github.com/raftmq/raftmq/exchange"
 	"github.com/raftmq/raftmq/queue"
@@ -356,5 +359,45 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	if err := b.f.Restore(io.NopCloser(bytes.NewReader([]byte("garbage")))); !errors.Is(err, ErrSnapshotFormat) {
 		t.Fatalf("garbage snapshot: %v", err)
+	}
+}
+
+// TestApplyBatchMatchesApply: the batching path and the one-entry path give
+// the same results and the same state.
+func TestApplyBatchMatchesApply(t *testing.T) {
+	cmds := [][]byte{
+		MustEncode(OpDeclareExchange, &DeclareExchange{Exchange: exchange.Exchange{Name: "x", Kind: exchange.Topic}}),
+		MustEncode(OpDeclareQueue, &DeclareQueue{Name: "q", Args: queue.Args{MaxLength: 3}}),
+		MustEncode(OpBind, &Bind{Binding: exchange.Binding{Source: "x", Dest: "q", Key: "a.#"}}),
+		MustEncode(OpPublish, &Publish{Time: sec, Messages: []PublishMessage{{ID: "1", Exchange: "x", RoutingKey: "a.b"}, {ID: "1", Exchange: "x", RoutingKey: "a"}}}),
+		{0xff},
+		MustEncode(OpSettle, &Settle{Entries: []QueueSeqs{{Queue: "q", Seqs: []uint64{1}}}}),
+		MustEncode(OpPublish, &Publish{Time: 2 * sec, Messages: []PublishMessage{{ID: "2", Exchange: "x", RoutingKey: "a"}}}),
+	}
+	one := New()
+	batch := New()
+	var logs []*raft.Log
+	var want []string
+	for i, c := range cmds {
+		l := &raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: c}
+		logs = append(logs, l)
+		want = append(want, fmt.Sprint(one.Apply(l)))
+	}
+	// A configuration entry in the batch gets a nil response.
+	logs = append(logs, &raft.Log{Index: uint64(len(cmds) + 1), Type: raft.LogConfiguration})
+	got := batch.ApplyBatch(logs)
+	if len(got) != len(logs) || got[len(got)-1] != nil {
+		t.Fatalf("ApplyBatch returned %d responses, last %v", len(got), got[len(got)-1])
+	}
+	for i := range want {
+		if fmt.Sprint(got[i]) != want[i] {
+			t.Fatalf("command %d: batch %v, one by one %s", i, got[i], want[i])
+		}
+	}
+	if !bytes.Equal(snapshotBytes(t, one), snapshotBytes(t, batch)) {
+		t.Fatal("batch and one-by-one states differ")
+	}
+	if batch.AppliedIndex() != uint64(len(logs)) {
+		t.Fatalf("applied index %d", batch.AppliedIndex())
 	}
 }
