@@ -23,6 +23,19 @@ fi
 step "go vet"
 go vet ./...
 
+# The outbox and inbox tests (client/outbox, examples/orders) need a real
+# PostgreSQL: start a private throwaway one unless RAFTMQ_TEST_POSTGRES
+# already names one. Without it their PostgreSQL cases skip (fail under CI).
+if [ -z "${RAFTMQ_TEST_POSTGRES:-}" ]; then
+  step "PostgreSQL for the tests"
+  if pg_env=$(scripts/pg-test.sh); then
+    eval "$pg_env"
+    trap 'scripts/pg-test.sh stop >/dev/null 2>&1 || true' EXIT
+  else
+    echo "SKIP: PostgreSQL could not be started; its test cases will skip (and fail under CI=true)"
+  fi
+fi
+
 step "go test -race"
 go test -race -timeout 25m ./...
 

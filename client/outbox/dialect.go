@@ -52,4 +52,3 @@ func (d Dialect) check() error {
 	}
 	return nil
 }
-

@@ -76,7 +76,8 @@ func (r *Relay) Notify() {
 	}
 }
 
-// Run publishes pending rows until ctx ends, then returns nil. Each round
+// Run publishes pending rows until ctx ends, then finishes the round in
+// progress (at most the publish timeout) and returns nil. Each round
 // claims up to the batch size of pending rows in seq order, publishes them
 // with their row IDs as message IDs (PublishBatch, retried until confirmed
 // or the publish timeout), marks the confirmed ones sent, and starts the
@@ -196,22 +197,43 @@ func (o outcome) err() error {
 
 const selectColumns = `seq, id, aggregate, exchange, routing_key, headers, body`
 
-// claimPostgres selects the earliest pending rows, locked, skipping rows
-// other relays hold and every row of an aggregate whose advisory lock
-// another relay holds: the relay that publishes an aggregate's rows is the
-// only one that can, until it commits them sent.
+// lockAggregatesPostgres takes, for the round's transaction, the advisory
+// locks of the aggregates among the earliest pending rows that no other
+// relay holds, and returns those aggregates. It runs as its own statement
+// before claimPostgres, so that claimPostgres's snapshot is taken once the
+// locks are held, after the previous holder committed: locking row by row
+// inside one statement could let it see an aggregate locked for one row
+// and free for a later one, and publish the later one first.
+const lockAggregatesPostgres = `WITH head AS MATERIALIZED (
+		SELECT DISTINCT aggregate FROM (
+			SELECT aggregate FROM raftmq_outbox
+			WHERE sent_at IS NULL AND aggregate <> ''
+			ORDER BY seq LIMIT $2) h)
+	SELECT aggregate FROM head WHERE pg_try_advisory_xact_lock($1, hashtext(aggregate))`
+
+// claimPostgres selects and locks the earliest pending rows of the
+// aggregates this relay holds, and rows without an aggregate that no other
+// relay has locked.
 const claimPostgres = `SELECT ` + selectColumns + ` FROM raftmq_outbox
-	WHERE sent_at IS NULL
-	  AND (aggregate = '' OR pg_try_advisory_xact_lock($1, hashtext(aggregate)))
+	WHERE sent_at IS NULL AND (aggregate = '' OR aggregate = ANY($1))
 	ORDER BY seq
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED`
+
+// peekFactor sets how many of the earliest pending rows a round looks at
+// for aggregates to lock, as a multiple of the batch size.
+const peekFactor = 4
 
 const selectSQLite = `SELECT ` + selectColumns + ` FROM raftmq_outbox
 	WHERE sent_at IS NULL ORDER BY seq LIMIT $1`
 
 // round claims, publishes and marks one batch and returns the number of
 // rows it claimed.
+//
+// Finishing: once rows are claimed, the round runs to its end even if
+// Run's context ends meanwhile (the publish is still bounded by the
+// publish timeout), so that a relay that is stopped does not leave rows
+// the broker confirmed unmarked, to be published again by the next one.
 func (r *Relay) round(ctx context.Context) (int, error) {
 	if r.d == PostgreSQL {
 		return r.roundPostgres(ctx)
@@ -222,18 +244,25 @@ func (r *Relay) round(ctx context.Context) (int, error) {
 // roundPostgres holds the claimed rows' locks in one transaction from the
 // claim to the mark, so no other relay publishes them meanwhile.
 func (r *Relay) roundPostgres(ctx context.Context) (int, error) {
-	tx, err := r.db.BeginTx(ctx, nil)
+	// database/sql rolls a transaction back when the context given to
+	// BeginTx ends: the round must be able to finish after Run's does.
+	tx, err := r.db.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return 0, fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	rows, err := queryRows(ctx, tx, claimPostgres, sqlx.LockKey, r.o.batchSize)
+	aggs, err := lockAggregates(ctx, tx, r.o.batchSize*peekFactor)
+	if err != nil {
+		return 0, fmt.Errorf("lock aggregates: %w", err)
+	}
+	rows, err := queryRows(ctx, tx, claimPostgres, aggs, r.o.batchSize)
 	if err != nil {
 		return 0, fmt.Errorf("claim: %w", err)
 	}
 	if len(rows) == 0 {
 		return 0, nil
 	}
+	ctx = context.WithoutCancel(ctx) // finish the round: see finishing
 	out, err := r.publish(ctx, rows)
 	if err != nil {
 		return len(rows), err
@@ -262,6 +291,7 @@ func (r *Relay) roundSQLite(ctx context.Context) (int, error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
+	ctx = context.WithoutCancel(ctx) // finish the round: see finishing
 	out, err := r.publish(ctx, rows)
 	if err != nil {
 		return len(rows), err
@@ -312,6 +342,23 @@ func (r *Relay) releaseLease(ctx context.Context) {
 	}
 }
 
+func lockAggregates(ctx context.Context, tx *sql.Tx, peek int) ([]string, error) {
+	rs, err := tx.QueryContext(ctx, lockAggregatesPostgres, sqlx.LockKey, peek)
+	if err != nil {
+		return nil, err
+	}
+	defer rs.Close()
+	aggs := []string{}
+	for rs.Next() {
+		var a string
+		if err := rs.Scan(&a); err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
+		}
+		aggs = append(aggs, a)
+	}
+	return aggs, rs.Err()
+}
+
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
@@ -341,8 +388,8 @@ func queryRows(ctx context.Context, q querier, query string, args ...any) ([]row
 }
 
 // publish publishes rows in one batch. It returns an error only when the
-// round must stop without marking anything: ctx ended, the client was
-// closed, or the after-publish hook failed.
+// round must stop without marking anything: the client was closed, or the
+// after-publish hook failed.
 func (r *Relay) publish(ctx context.Context, rows []row) (outcome, error) {
 	var out outcome
 	ps := make([]client.Publishing, 0, len(rows))
@@ -367,9 +414,6 @@ func (r *Relay) publish(ctx context.Context, rows []row) (outcome, error) {
 	pctx, cancel := context.WithTimeout(ctx, r.o.publishTimeout)
 	_, err := r.pub.PublishBatch(pctx, ps)
 	cancel()
-	if ctx.Err() != nil {
-		return outcome{}, fmt.Errorf("publish: %w", ctx.Err())
-	}
 	if err != nil && errors.Is(err, client.ErrClosed) {
 		return outcome{}, fmt.Errorf("publish: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/raftmq/raftmq/client"
 	"github.com/raftmq/raftmq/client/outbox"
+	"github.com/raftmq/raftmq/client/outbox/internal/bustest"
 	"github.com/raftmq/raftmq/client/outbox/internal/dbtest"
 )
 
@@ -127,7 +129,8 @@ func add(t testing.TB, h *sql.DB, msgs ...outbox.Message) {
 
 func newRelay(t testing.TB, db *dbtest.Database, h *sql.DB, pub outbox.Publisher, opts ...outbox.Option) *outbox.Relay {
 	t.Helper()
-	opts = append([]outbox.Option{outbox.WithPollInterval(20 * time.Millisecond), outbox.WithLease(2 * time.Second)}, opts...)
+	opts = append([]outbox.Option{outbox.WithPollInterval(20 * time.Millisecond), outbox.WithLease(2 * time.Second),
+		outbox.WithLogger(bustest.Logger(t))}, opts...)
 	r, err := outbox.NewRelay(h, db.Dialect, pub, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -400,7 +403,7 @@ func TestUnreachableBrokerIsRetried(t *testing.T) {
 func TestTwoRelaysKeepAggregateOrder(t *testing.T) {
 	forDialects(t, func(t *testing.T, db *dbtest.Database, h *sql.DB) {
 		pub := &fakePub{delay: time.Millisecond}
-		opts := []outbox.Option{outbox.WithBatchSize(7), outbox.WithLease(200 * time.Millisecond)}
+		opts := []outbox.Option{outbox.WithBatchSize(7)}
 		r1 := newRelay(t, db, db.Open(t), pub, append(opts, outbox.WithName("r1"))...)
 		r2 := newRelay(t, db, db.Open(t), pub, append(opts, outbox.WithName("r2"))...)
 		stop1 := start(t, r1)
@@ -533,5 +536,56 @@ func TestParseDialect(t *testing.T) {
 	}
 	if outbox.SQLite.String() != "sqlite" || outbox.PostgreSQL.String() != "postgres" {
 		t.Errorf("String() = %s, %s", outbox.SQLite, outbox.PostgreSQL)
+	}
+}
+
+// BenchmarkAdd measures Add in its own committed transaction: the cost
+// the outbox adds to a service's write.
+func BenchmarkAdd(b *testing.B) {
+	for _, d := range dbtest.Dialects {
+		b.Run(d.String(), func(b *testing.B) {
+			_, h := dbtest.Migrated(b, d)
+			body := make([]byte, 256)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				add(b, h, outbox.Message{ID: fmt.Sprintf("bench-%d", i), Exchange: "x", Key: "k",
+					Aggregate: fmt.Sprintf("agg%d", i%100), Body: body})
+			}
+		})
+	}
+}
+
+// BenchmarkRelay measures how fast one relay drains a backlog into a
+// publisher that confirms at once (the database's share of the work).
+func BenchmarkRelay(b *testing.B) {
+	for _, d := range dbtest.Dialects {
+		b.Run(d.String(), func(b *testing.B) {
+			db, h := dbtest.Migrated(b, d)
+			const backlog = 2000
+			body := make([]byte, 256)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				msgs := make([]outbox.Message, 0, backlog)
+				for j := range backlog {
+					msgs = append(msgs, outbox.Message{ID: fmt.Sprintf("bench-%d-%d", i, j), Exchange: "x", Key: "k",
+						Aggregate: fmt.Sprintf("agg%d", j%100), Body: body})
+				}
+				add(b, h, msgs...)
+				r := newRelay(b, db, h, &fakePub{}, outbox.WithLogger(slog.New(slog.DiscardHandler)))
+				ctx, cancel := context.WithCancel(context.Background())
+				done := make(chan error, 1)
+				b.StartTimer()
+				go func() { done <- r.Run(ctx) }()
+				waitFor(b, time.Minute, "the backlog sent", func() bool { return pending(b, r) == 0 })
+				b.StopTimer()
+				cancel()
+				if err := <-done; err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(backlog*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
 	}
 }
