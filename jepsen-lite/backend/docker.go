@@ -17,7 +17,7 @@ import (
 var (
 	dockerNodes       = []string{"n1", "n2", "n3"}
 	dockerIPs         = []string{"172.29.77.11", "172.29.77.12", "172.29.77.13"}
-	dockerClientAddrs = []string{"127.0.0.1:7570", "127.0.0.1:7670", "127.0.0.1:7770"}
+	dockerClientAddrs = []string{"127.0.0.1:19570", "127.0.0.1:19670", "127.0.0.1:19770"}
 )
 
 // DockerProject is the compose project name of the jepsen-lite cluster.

@@ -111,7 +111,8 @@ type ScheduleConfig struct {
 
 // Schedule draws the faults of a run from seed: after the quiet start,
 // faults held 5-15 s (pauses 3-10 s) separated by quiet gaps of 3-8 s,
-// every one over before the end. The same seed and config give the same
+// every one over before the end. Every kind comes once, in a random order,
+// before any comes again. The same seed and config give the same
 // schedule.
 func Schedule(seed uint64, cfg ScheduleConfig) []Fault {
 	if len(cfg.Kinds) == 0 {
@@ -126,9 +127,17 @@ func Schedule(seed uint64, cfg ScheduleConfig) []Fault {
 		return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
 	}
 	var out []Fault
+	var bag []string
 	at := quiet
 	for i := 0; i < 10000; i++ {
-		kind := cfg.Kinds[rng.IntN(len(cfg.Kinds))]
+		// Draw kinds from a shuffled bag, refilled when empty, so that a
+		// short run still sees as many different kinds as it has room for.
+		if len(bag) == 0 {
+			bag = append(bag, cfg.Kinds...)
+			rng.Shuffle(len(bag), func(i, j int) { bag[i], bag[j] = bag[j], bag[i] })
+		}
+		kind := bag[0]
+		bag = bag[1:]
 		hold := between(5*time.Second, 15*time.Second)
 		if kind == PauseOne || kind == PauseLeader {
 			hold = between(3*time.Second, 10*time.Second)

@@ -44,6 +44,9 @@ type Results struct {
 
 // Write writes results.json, summary.txt and report.html into dir.
 func Write(dir string, m Meta, ops []history.Op, ivs []nemesis.Interval, res checker.Result, st Stats) error {
+	if ivs == nil {
+		ivs = []nemesis.Interval{}
+	}
 	r := Results{Name: m.Name, Seed: m.Seed, Git: m.Git, Valid: res.Valid, Stats: st, Checker: res, Faults: ivs}
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -346,7 +349,7 @@ body{font-family:sans-serif;margin:24px;color:#222;max-width:1040px}
 h1{font-size:20px} h2{font-size:16px;margin-top:28px}
 .verdict{display:inline-block;padding:4px 12px;border-radius:4px;color:#fff;font-weight:bold}
 .valid{background:#2e7d32} .invalid{background:#c62828} .unknown{background:#ef8f00}
-pre{background:#f5f5f5;padding:10px;overflow-x:auto}
+pre{background:#f5f5f5;padding:10px;white-space:pre-wrap}
 table{border-collapse:collapse;font-size:12px} td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}
 .legend span{display:inline-block;margin-right:14px}
 .sw{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:middle}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/raftmq/raftmq/jepsen-lite/backend"
+	"github.com/raftmq/raftmq/jepsen-lite/checker"
+	"github.com/raftmq/raftmq/jepsen-lite/nemesis"
+	"github.com/raftmq/raftmq/jepsen-lite/runner"
+)
+
+// buildNode builds cmd/node with the given build tags into a temporary
+// directory and returns the binary's path.
+func buildNode(t *testing.T, tags string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "node")
+	args := []string{"build", "-o", bin}
+	if tags != "" {
+		args = append(args, "-tags", tags)
+	}
+	args = append(args, "./cmd/node")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the node (tags %q): %v\n%s", tags, err, out)
+	}
+	return bin
+}
+
+// localRun runs one jepsen-lite run on the local backend with bin.
+func localRun(t *testing.T, bin string, kinds string, limit time.Duration, seed uint64) *runner.Outcome {
+	t.Helper()
+	ks, err := nemesis.ParseKinds(kinds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	out, err := runner.Run(ctx, runner.Config{
+		Backend: "local",
+		NewBackend: func(dataDir string) (backend.Backend, error) {
+			return backend.NewLocal(backend.LocalConfig{Binary: bin, DataDir: dataDir, Logger: log})
+		},
+		Workloads: []string{"queue"}, Nemesis: ks, TimeLimit: limit, Rate: 150, Concurrency: 5, Seed: seed,
+		Store: t.TempDir(), OpTimeout: 5 * time.Second, DrainTimeout: 30 * time.Second, Log: log,
+	})
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	summary, _ := os.ReadFile(filepath.Join(out.Dir, "summary.txt"))
+	t.Logf("run directory %s\n%s", out.Dir, summary)
+	for _, f := range []string{"params.json", "history.jsonl", "results.json", "report.html"} {
+		if _, err := os.Stat(filepath.Join(out.Dir, f)); err != nil {
+			t.Errorf("run directory lacks %s: %v", f, err)
+		}
+	}
+	return out
+}
+
+func TestLocalQueueWithKills(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	out := localRun(t, buildNode(t, ""), "kill", 15*time.Second, 42)
+	if out.Result.Valid != checker.Valid {
+		t.Fatalf("verdict %s, want valid", out.Result.Valid)
+	}
+	if out.Stats.Confirmed < 100 || out.Stats.Faults == 0 {
+		t.Fatalf("too little happened: %d confirmed, %d faults", out.Stats.Confirmed, out.Stats.Faults)
+	}
+}
+
+// The suite must be able to fail: a broker that drops a confirmed message
+// after each leader change is caught.
+func TestPlantedBugLoseIsCaught(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	out := localRun(t, buildNode(t, "raftmq_bug_lose"), "kill-leader", 20*time.Second, 7)
+	if out.Result.Valid != checker.Invalid || out.Stats.Lost == 0 {
+		t.Fatalf("verdict %s with %d lost; want invalid with lost > 0", out.Result.Valid, out.Stats.Lost)
+	}
+}
+
+// A broker that enqueues a retried publish twice is caught.
+func TestPlantedBugDupIsCaught(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	out := localRun(t, buildNode(t, "raftmq_bug_dup"), "none", 10*time.Second, 9)
+	if out.Result.Valid != checker.Invalid || out.Stats.Duplicates == 0 {
+		t.Fatalf("verdict %s with %d duplicates; want invalid with duplicates > 0", out.Result.Valid, out.Stats.Duplicates)
+	}
+}
