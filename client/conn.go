@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -660,16 +661,23 @@ func (f *settleFrame) onLost(error) { f.c.requeueSettles(f.key, f.seqs) }
 // writePubs sends items as one publish frame, or as several when they do
 // not fit in one.
 func (cn *conn) writePubs(w *wire.Writer, items []*pubItem) error {
+	// Items abandoned since they were taken are not sent.
+	items = slices.DeleteFunc(items, func(it *pubItem) bool { return !it.claim() })
+	if len(items) == 0 {
+		return nil
+	}
 	id := cn.nextID.Add(1)
 	pf := &pubFrame{items: items}
 	if !cn.register(id, pf) {
+		for _, it := range items {
+			it.attempts.Add(-1) // not sent after all
+		}
 		cn.c.requeuePubs(items)
 		return cn.lostErr()
 	}
 	msgs := make([]wire.PublishMessage, len(items))
 	for i, it := range items {
 		msgs[i] = it.msg
-		it.attempts.Add(1)
 	}
 	err := w.WriteFrame(wire.TPublish, id, &wire.Publish{Messages: msgs})
 	if err == nil || !errors.Is(err, wire.ErrFrameTooLarge) {
@@ -687,7 +695,7 @@ func (cn *conn) writePubs(w *wire.Writer, items []*pubItem) error {
 		return nil
 	}
 	for _, it := range items {
-		it.attempts.Add(-1)
+		it.attempts.Add(-1) // not sent: each half claims its items again
 	}
 	h := len(items) / 2
 	if err := cn.writePubs(w, items[:h]); err != nil {

@@ -29,6 +29,10 @@ type pubItem struct {
 	slot  bool   // holds an in-flight slot, released when finished
 	size  int    // estimated encoded size
 
+	// stateMu makes finishing and starting an attempt exclusive, so an
+	// item abandoned with no attempt is never sent afterwards, and one that
+	// was sent is never reported as never attempted.
+	stateMu  sync.Mutex
 	attempts atomic.Int32
 	finished atomic.Bool
 	done     chan struct{}
@@ -69,7 +73,7 @@ func (it *pubItem) watch(ctx context.Context) {
 		return
 	}
 	it.mu.Lock()
-	it.stop = context.AfterFunc(ctx, func() { it.finish(Confirm{}, it.ctxErr(ctx)) })
+	it.stop = context.AfterFunc(ctx, func() { it.abandon(ctx) })
 	it.mu.Unlock()
 }
 
@@ -96,8 +100,38 @@ func (it *pubItem) ctxErr(ctx context.Context) error {
 	return fmt.Errorf("publish %s: %w", it.msg.ID, ctx.Err())
 }
 
+// claim starts an attempt to send the item; false if it is already
+// finished (then it must not be sent).
+func (it *pubItem) claim() bool {
+	it.stateMu.Lock()
+	defer it.stateMu.Unlock()
+	if it.finished.Load() {
+		return false
+	}
+	it.attempts.Add(1)
+	return true
+}
+
+// abandon finishes the item because ctx ended, explaining whether it may
+// have been enqueued.
+func (it *pubItem) abandon(ctx context.Context) {
+	it.stateMu.Lock()
+	defer it.stateMu.Unlock()
+	if it.finished.Load() {
+		return
+	}
+	it.finishLocked(Confirm{}, it.ctxErr(ctx))
+}
+
 // finish settles the item's outcome once; later calls do nothing.
 func (it *pubItem) finish(conf Confirm, err error) bool {
+	it.stateMu.Lock()
+	defer it.stateMu.Unlock()
+	return it.finishLocked(conf, err)
+}
+
+// finishLocked is finish with stateMu held.
+func (it *pubItem) finishLocked(conf Confirm, err error) bool {
 	if !it.finished.CompareAndSwap(false, true) {
 		return false
 	}
