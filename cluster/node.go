@@ -178,14 +178,16 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 			return nil, fmt.Errorf("%w: resolve RaftAdvertise: %w", ErrInvalidConfig, err)
 		}
 	}
-	n.trans, err = raft.NewTCPTransportWithConfig(cfg.RaftAddr, advertise, &raft.NetworkTransportConfig{
+	stream, err := newStreamLayer(cfg.RaftAddr, advertise)
+	if err != nil {
+		return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftAddr, err)
+	}
+	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
 		Logger:  hlog.Named("transport"),
 		MaxPool: 3,
 		Timeout: transportTimeout,
 	})
-	if err != nil {
-		return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftAddr, err)
-	}
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(id)

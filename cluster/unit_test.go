@@ -359,3 +359,36 @@ func (f *batchFSM) ApplyBatch(logs []*raft.Log) []any {
 	}
 	return out
 }
+
+func TestStreamLayerDialsFromItsBindIP(t *testing.T) {
+	a, err := newStreamLayer("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := newStreamLayer("127.0.0.2:0", nil)
+	if err != nil {
+		t.Skipf("cannot bind 127.0.0.2 here: %v", err)
+	}
+	defer b.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := a.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := b.Dial(raft.ServerAddress(a.Addr().String()), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	in := <-accepted
+	defer in.Close()
+	if ip := in.RemoteAddr().(*net.TCPAddr).IP.String(); ip != "127.0.0.2" {
+		t.Fatalf("connection came from %s, want the dialer's bind IP 127.0.0.2", ip)
+	}
+	if _, err := newStreamLayer("0.0.0.0:0", nil); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("unspecified bind without advertise: %v", err)
+	}
+}
