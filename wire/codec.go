@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"reflect"
-	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -81,33 +80,6 @@ func Decode(f Frame, v any) error {
 	}
 	return nil
 }
-
-// libEncode writes v's hand-written encoding through a msgpack library
-// Encoder (for the msgpack.CustomEncoder methods).
-func libEncode(e *msgpack.Encoder, v appender) error {
-	bp := scratch.Get().(*[]byte)
-	b := v.appendMsgpack((*bp)[:0])
-	_, err := e.Writer().Write(b)
-	if cap(b) <= keepBufferSize {
-		*bp = b
-		scratch.Put(bp)
-	}
-	return err
-}
-
-// libDecode reads one value from a msgpack library Decoder and decodes it
-// with v's hand-written decoder (for the msgpack.CustomDecoder methods).
-func libDecode(d *msgpack.Decoder, v decodable) error {
-	raw, err := d.DecodeRaw()
-	if err != nil {
-		return err
-	}
-	dd := decoder{b: raw}
-	v.decodeMsgpack(&dd)
-	return dd.err
-}
-
-var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // msgpack format bytes used by the encoder and decoder.
 const (
@@ -223,12 +195,17 @@ func appendArrayLen(b []byte, n int) []byte {
 	return binary.BigEndian.AppendUint32(append(b, mpArray32), uint32(n))
 }
 
-// appendSliceLen encodes the length of a slice, or nil for a nil slice.
-func appendSliceLen(b []byte, n int, isNil bool) []byte {
-	if isNil {
+// appendSlice encodes s as an array of its elements, each appended by each,
+// or as nil when s is nil, so that nil and empty survive a round trip.
+func appendSlice[T any](b []byte, s []T, each func([]byte, *T) []byte) []byte {
+	if s == nil {
 		return append(b, mpNil)
 	}
-	return appendArrayLen(b, n)
+	b = appendArrayLen(b, len(s))
+	for i := range s {
+		b = each(b, &s[i])
+	}
+	return b
 }
 
 func appendMapLen(b []byte, n int) []byte {
@@ -255,8 +232,13 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 	return b
 }
 
+// appendUints is appendSlice for unsigned integers, without the call per
+// element.
 func appendUints(b []byte, s []uint64) []byte {
-	b = appendSliceLen(b, len(s), s == nil)
+	if s == nil {
+		return append(b, mpNil)
+	}
+	b = appendArrayLen(b, len(s))
 	for _, v := range s {
 		b = appendUint(b, v)
 	}
@@ -509,19 +491,30 @@ func (d *decoder) arrayLen() (n uint64, isNil bool) {
 }
 
 func (d *decoder) arrayLenSlow() (n uint64, isNil bool) {
+	return d.containerLen(0x90, mpArray16, mpArray32, "an array")
+}
+
+func (d *decoder) mapLen() (n uint64, isNil bool) {
+	return d.containerLen(0x80, mpMap16, mpMap32, "a map")
+}
+
+// containerLen reads an array or map header: fix is the format that holds
+// the length in its low four bits, f16 and f32 those followed by a 16- or
+// 32-bit length; isNil reports a msgpack nil.
+func (d *decoder) containerLen(fix, f16, f32 byte, what string) (n uint64, isNil bool) {
 	c := d.byte1()
 	switch {
-	case c >= 0x90 && c <= 0x9f:
+	case c&0xf0 == fix:
 		return uint64(c & 0x0f), false
 	case c == mpNil:
 		return 0, true
-	case c == mpArray16:
+	case c == f16:
 		return d.be(2), false
-	case c == mpArray32:
+	case c == f32:
 		return d.be(4), false
 	}
 	if d.err == nil {
-		d.failf("expected an array, found format 0x%02x", c)
+		d.failf("expected %s, found format 0x%02x", what, c)
 	}
 	return 0, false
 }
@@ -536,6 +529,42 @@ func (d *decoder) sliceLen(minElem int) (n int, isNil bool) {
 		return 0, false
 	}
 	return int(l), isNil
+}
+
+// decodeSlice reads an array of elements, each decoded by each and taking at
+// least minElemSize bytes (so that a length prefix beyond the bytes left is
+// refused before anything is allocated). nil reads as nil, empty as non-nil;
+// decoding stops at the first error.
+func decodeSlice[T any](d *decoder, minElemSize int, each func(*T, *decoder)) []T {
+	s := makeSlice[T](d, minElemSize)
+	for i := 0; i < len(s) && d.err == nil; i++ {
+		each(&s[i], d)
+	}
+	return s
+}
+
+// decodeBatch is decodeSlice for a batch of messages: each element is
+// decoded along with the previous one (nil for the first), whose names it
+// may share.
+func decodeBatch[T any](d *decoder, minElemSize int, each func(m, prev *T, d *decoder)) []T {
+	s := makeSlice[T](d, minElemSize)
+	var prev *T
+	for i := 0; i < len(s) && d.err == nil; i++ {
+		each(&s[i], prev, d)
+		prev = &s[i]
+	}
+	return s
+}
+
+// makeSlice reads the header of an array of elements taking at least
+// minElemSize bytes each, and returns a slice of that many zero elements; nil
+// for a msgpack nil or on error.
+func makeSlice[T any](d *decoder, minElemSize int) []T {
+	n, isNil := d.sliceLen(minElemSize)
+	if isNil || d.err != nil {
+		return nil
+	}
+	return make([]T, n)
 }
 
 // header reads the array header that starts a struct with at least min
@@ -556,24 +585,6 @@ func (d *decoder) header(minFields int) int {
 		return int(l) - minFields
 	}
 	return 0
-}
-
-func (d *decoder) mapLen() (n uint64, isNil bool) {
-	c := d.byte1()
-	switch {
-	case c >= 0x80 && c <= 0x8f:
-		return uint64(c & 0x0f), false
-	case c == mpNil:
-		return 0, true
-	case c == mpMap16:
-		return d.be(2), false
-	case c == mpMap32:
-		return d.be(4), false
-	}
-	if d.err == nil {
-		d.failf("expected a map, found format 0x%02x", c)
-	}
-	return 0, false
 }
 
 // maxMapHint caps the size hint given to make for a decoded map: the map
@@ -601,12 +612,9 @@ func (d *decoder) stringMap() map[string]string {
 	return m
 }
 
+// uints is decodeSlice for unsigned integers, without the call per element.
 func (d *decoder) uints() []uint64 {
-	n, isNil := d.sliceLen(1)
-	if isNil || d.err != nil {
-		return nil
-	}
-	s := make([]uint64, n)
+	s := makeSlice[uint64](d, 1)
 	for i := range s {
 		s[i] = d.u64()
 	}

@@ -1,10 +1,6 @@
 package wire
 
-import (
-	"strconv"
-
-	"github.com/vmihailenco/msgpack/v5"
-)
+import "strconv"
 
 // The hot-path payloads: Publish, Confirm, Deliver, Ack and Nack carry every
 // message, so they have encoders and decoders written out field by field.
@@ -42,34 +38,26 @@ func appendPublishMessage(b []byte, m *PublishMessage) []byte {
 	return appendBool(b, m.Mandatory)
 }
 
-// decodePublishMessage decodes into m; prev, when not nil, is the previous
-// message of the batch, whose exchange and routing key m may share.
-func decodePublishMessage(d *decoder, m, prev *PublishMessage) {
+func (m PublishMessage) appendMsgpack(b []byte) []byte { return appendPublishMessage(b, &m) }
+
+func (m *PublishMessage) decodeMsgpack(d *decoder) { m.decodeAfter(nil, d) }
+
+// decodeAfter decodes into m. prev, when not nil, is the previous message of
+// the batch, whose exchange and routing key m shares when they are equal.
+func (m *PublishMessage) decodeAfter(prev *PublishMessage, d *decoder) {
+	if prev == nil {
+		prev = &PublishMessage{}
+	}
 	extra := d.header(publishMessageFields)
 	m.ID = d.str()
-	if prev != nil {
-		m.Exchange = d.strLike(prev.Exchange)
-		m.RoutingKey = d.strLike(prev.RoutingKey)
-	} else {
-		m.Exchange = d.str()
-		m.RoutingKey = d.str()
-	}
+	m.Exchange = d.strLike(prev.Exchange)
+	m.RoutingKey = d.strLike(prev.RoutingKey)
 	m.Headers = d.stringMap()
 	m.Body = d.bytes()
 	m.TTL = d.i64()
 	m.Mandatory = d.bool()
 	d.skip(extra)
 }
-
-func (m PublishMessage) appendMsgpack(b []byte) []byte { return appendPublishMessage(b, &m) }
-
-func (m *PublishMessage) decodeMsgpack(d *decoder) { decodePublishMessage(d, m, nil) }
-
-// EncodeMsgpack implements msgpack.CustomEncoder.
-func (m PublishMessage) EncodeMsgpack(e *msgpack.Encoder) error { return libEncode(e, m) }
-
-// DecodeMsgpack implements msgpack.CustomDecoder.
-func (m *PublishMessage) DecodeMsgpack(d *msgpack.Decoder) error { return libDecode(d, m) }
 
 // Publish publishes a batch of messages (TPublish). The server answers with
 // one Confirm holding one result per message, in order, once the batch is
@@ -86,35 +74,15 @@ type Publish struct {
 }
 
 func (m Publish) appendMsgpack(b []byte) []byte {
-	b = appendArrayLen(b, 1)
-	b = appendSliceLen(b, len(m.Messages), m.Messages == nil)
-	for i := range m.Messages {
-		b = appendPublishMessage(b, &m.Messages[i])
-	}
-	return b
+	return appendList(b, m.Messages, appendPublishMessage)
 }
 
 func (m *Publish) decodeMsgpack(d *decoder) {
 	d.own()
-	extra := d.header(1)
-	n, isNil := d.sliceLen(1 + publishMessageFields)
-	m.Messages = nil
-	if !isNil && d.err == nil {
-		m.Messages = make([]PublishMessage, n)
-		var prev *PublishMessage
-		for i := 0; i < n && d.err == nil; i++ {
-			decodePublishMessage(d, &m.Messages[i], prev)
-			prev = &m.Messages[i]
-		}
-	}
+	extra := d.header(listFields)
+	m.Messages = decodeBatch(d, 1+publishMessageFields, (*PublishMessage).decodeAfter)
 	d.skip(extra)
 }
-
-// EncodeMsgpack implements msgpack.CustomEncoder.
-func (m Publish) EncodeMsgpack(e *msgpack.Encoder) error { return libEncode(e, m) }
-
-// DecodeMsgpack implements msgpack.CustomDecoder.
-func (m *Publish) DecodeMsgpack(d *msgpack.Decoder) error { return libDecode(d, m) }
 
 // PublishStatus is the outcome of one published message. Values are part of
 // the protocol: append only, never renumber.
@@ -177,7 +145,9 @@ func appendPublishResult(b []byte, r *PublishResult) []byte {
 	return appendString(b, r.Message)
 }
 
-func decodePublishResult(d *decoder, r *PublishResult) {
+func (r PublishResult) appendMsgpack(b []byte) []byte { return appendPublishResult(b, &r) }
+
+func (r *PublishResult) decodeMsgpack(d *decoder) {
 	extra := d.header(publishResultFields)
 	r.Status = PublishStatus(d.u8())
 	r.Queues = d.i32()
@@ -185,16 +155,6 @@ func decodePublishResult(d *decoder, r *PublishResult) {
 	r.Message = d.str()
 	d.skip(extra)
 }
-
-func (r PublishResult) appendMsgpack(b []byte) []byte { return appendPublishResult(b, &r) }
-
-func (r *PublishResult) decodeMsgpack(d *decoder) { decodePublishResult(d, r) }
-
-// EncodeMsgpack implements msgpack.CustomEncoder.
-func (r PublishResult) EncodeMsgpack(e *msgpack.Encoder) error { return libEncode(e, r) }
-
-// DecodeMsgpack implements msgpack.CustomDecoder.
-func (r *PublishResult) DecodeMsgpack(d *msgpack.Decoder) error { return libDecode(d, r) }
 
 // Confirm answers a Publish (TConfirm): its messages are on disk on a
 // majority and applied.
@@ -207,36 +167,22 @@ type Confirm struct {
 	Index uint64
 }
 
+const confirmFields = 3
+
 func (m Confirm) appendMsgpack(b []byte) []byte {
-	b = appendArrayLen(b, 3)
-	b = appendSliceLen(b, len(m.Results), m.Results == nil)
-	for i := range m.Results {
-		b = appendPublishResult(b, &m.Results[i])
-	}
+	b = appendArrayLen(b, confirmFields)
+	b = appendSlice(b, m.Results, appendPublishResult)
 	b = appendUint(b, m.Term)
 	return appendUint(b, m.Index)
 }
 
 func (m *Confirm) decodeMsgpack(d *decoder) {
-	extra := d.header(3)
-	n, isNil := d.sliceLen(1 + publishResultFields)
-	m.Results = nil
-	if !isNil && d.err == nil {
-		m.Results = make([]PublishResult, n)
-		for i := 0; i < n && d.err == nil; i++ {
-			decodePublishResult(d, &m.Results[i])
-		}
-	}
+	extra := d.header(confirmFields)
+	m.Results = decodeSlice(d, 1+publishResultFields, (*PublishResult).decodeMsgpack)
 	m.Term = d.u64()
 	m.Index = d.u64()
 	d.skip(extra)
 }
-
-// EncodeMsgpack implements msgpack.CustomEncoder.
-func (m Confirm) EncodeMsgpack(e *msgpack.Encoder) error { return libEncode(e, m) }
-
-// DecodeMsgpack implements msgpack.CustomDecoder.
-func (m *Confirm) DecodeMsgpack(d *msgpack.Decoder) error { return libDecode(d, m) }
 
 // Death is one entry of a message's dead-letter history, one per queue and
 // reason (as RabbitMQ's x-death).
@@ -267,7 +213,9 @@ func appendDeath(b []byte, m *Death) []byte {
 	return appendString(b, m.RoutingKey)
 }
 
-func decodeDeath(d *decoder, m *Death) {
+func (m Death) appendMsgpack(b []byte) []byte { return appendDeath(b, &m) }
+
+func (m *Death) decodeMsgpack(d *decoder) {
 	extra := d.header(deathFields)
 	m.Queue = d.str()
 	m.Reason = d.str()
@@ -277,16 +225,6 @@ func decodeDeath(d *decoder, m *Death) {
 	m.RoutingKey = d.str()
 	d.skip(extra)
 }
-
-func (m Death) appendMsgpack(b []byte) []byte { return appendDeath(b, &m) }
-
-func (m *Death) decodeMsgpack(d *decoder) { decodeDeath(d, m) }
-
-// EncodeMsgpack implements msgpack.CustomEncoder.
-func (m Death) EncodeMsgpack(e *msgpack.Encoder) error { return libEncode(e, m) }
-
-// DecodeMsgpack implements msgpack.CustomDecoder.
-func (m *Death) DecodeMsgpack(d *msgpack.Decoder) error { return libDecode(d, m) }
 
 // Delivery is one message handed to a consumer.
 type Delivery struct {
@@ -330,56 +268,34 @@ func appendDelivery(b []byte, m *Delivery) []byte {
 	b = appendInt(b, m.PublishedAt)
 	b = appendBool(b, m.Redelivered)
 	b = appendUint(b, uint64(m.DeliveryCount))
-	b = appendSliceLen(b, len(m.Deaths), m.Deaths == nil)
-	for i := range m.Deaths {
-		b = appendDeath(b, &m.Deaths[i])
-	}
-	return b
+	return appendSlice(b, m.Deaths, appendDeath)
 }
 
-// decodeDelivery decodes into m; prev, when not nil, is the previous delivery
-// of the batch, whose queue, exchange and routing key m may share.
-func decodeDelivery(d *decoder, m, prev *Delivery) {
-	extra := d.header(deliveryFields)
-	if prev != nil {
-		m.Queue = d.strLike(prev.Queue)
-	} else {
-		m.Queue = d.str()
+func (m Delivery) appendMsgpack(b []byte) []byte { return appendDelivery(b, &m) }
+
+func (m *Delivery) decodeMsgpack(d *decoder) { m.decodeAfter(nil, d) }
+
+// decodeAfter decodes into m. prev, when not nil, is the previous delivery of
+// the batch, whose queue, exchange and routing key m shares when they are
+// equal.
+func (m *Delivery) decodeAfter(prev *Delivery, d *decoder) {
+	if prev == nil {
+		prev = &Delivery{}
 	}
+	extra := d.header(deliveryFields)
+	m.Queue = d.strLike(prev.Queue)
 	m.Seq = d.u64()
 	m.ID = d.str()
-	if prev != nil {
-		m.Exchange = d.strLike(prev.Exchange)
-		m.RoutingKey = d.strLike(prev.RoutingKey)
-	} else {
-		m.Exchange = d.str()
-		m.RoutingKey = d.str()
-	}
+	m.Exchange = d.strLike(prev.Exchange)
+	m.RoutingKey = d.strLike(prev.RoutingKey)
 	m.Headers = d.stringMap()
 	m.Body = d.bytes()
 	m.PublishedAt = d.i64()
 	m.Redelivered = d.bool()
 	m.DeliveryCount = d.u32()
-	n, isNil := d.sliceLen(1 + deathFields)
-	m.Deaths = nil
-	if !isNil && d.err == nil {
-		m.Deaths = make([]Death, n)
-		for i := 0; i < n && d.err == nil; i++ {
-			decodeDeath(d, &m.Deaths[i])
-		}
-	}
+	m.Deaths = decodeSlice(d, 1+deathFields, (*Death).decodeMsgpack)
 	d.skip(extra)
 }
-
-func (m Delivery) appendMsgpack(b []byte) []byte { return appendDelivery(b, &m) }
-
-func (m *Delivery) decodeMsgpack(d *decoder) { decodeDelivery(d, m, nil) }
-
-// EncodeMsgpack implements msgpack.CustomEncoder.
-func (m Delivery) EncodeMsgpack(e *msgpack.Encoder) error { return libEncode(e, m) }
-
-// DecodeMsgpack implements msgpack.CustomDecoder.
-func (m *Delivery) DecodeMsgpack(d *msgpack.Decoder) error { return libDecode(d, m) }
 
 // Deliver pushes a batch of deliveries to one consumer (TDeliver, request ID
 // 0).
@@ -390,37 +306,20 @@ type Deliver struct {
 	Deliveries []Delivery
 }
 
+const deliverFields = 2
+
 func (m Deliver) appendMsgpack(b []byte) []byte {
-	b = appendArrayLen(b, 2)
+	b = appendArrayLen(b, deliverFields)
 	b = appendUint(b, m.ConsumerID)
-	b = appendSliceLen(b, len(m.Deliveries), m.Deliveries == nil)
-	for i := range m.Deliveries {
-		b = appendDelivery(b, &m.Deliveries[i])
-	}
-	return b
+	return appendSlice(b, m.Deliveries, appendDelivery)
 }
 
 func (m *Deliver) decodeMsgpack(d *decoder) {
-	extra := d.header(2)
+	extra := d.header(deliverFields)
 	m.ConsumerID = d.u64()
-	n, isNil := d.sliceLen(1 + deliveryFields)
-	m.Deliveries = nil
-	if !isNil && d.err == nil {
-		m.Deliveries = make([]Delivery, n)
-		var prev *Delivery
-		for i := 0; i < n && d.err == nil; i++ {
-			decodeDelivery(d, &m.Deliveries[i], prev)
-			prev = &m.Deliveries[i]
-		}
-	}
+	m.Deliveries = decodeBatch(d, 1+deliveryFields, (*Delivery).decodeAfter)
 	d.skip(extra)
 }
-
-// EncodeMsgpack implements msgpack.CustomEncoder.
-func (m Deliver) EncodeMsgpack(e *msgpack.Encoder) error { return libEncode(e, m) }
-
-// DecodeMsgpack implements msgpack.CustomDecoder.
-func (m *Deliver) DecodeMsgpack(d *msgpack.Decoder) error { return libDecode(d, m) }
 
 // Ack settles deliveries of one queue (TAck): they are removed for good.
 type Ack struct {
@@ -430,24 +329,20 @@ type Ack struct {
 	Seqs []uint64
 }
 
+const ackFields = 2
+
 func (m Ack) appendMsgpack(b []byte) []byte {
-	b = appendArrayLen(b, 2)
+	b = appendArrayLen(b, ackFields)
 	b = appendString(b, m.Queue)
 	return appendUints(b, m.Seqs)
 }
 
 func (m *Ack) decodeMsgpack(d *decoder) {
-	extra := d.header(2)
+	extra := d.header(ackFields)
 	m.Queue = d.str()
 	m.Seqs = d.uints()
 	d.skip(extra)
 }
-
-// EncodeMsgpack implements msgpack.CustomEncoder.
-func (m Ack) EncodeMsgpack(e *msgpack.Encoder) error { return libEncode(e, m) }
-
-// DecodeMsgpack implements msgpack.CustomDecoder.
-func (m *Ack) DecodeMsgpack(d *msgpack.Decoder) error { return libDecode(d, m) }
 
 // Nack rejects deliveries of one queue (TNack): with Requeue they are ready
 // again (marked redelivered), without it they are dead-lettered or dropped.
@@ -460,23 +355,19 @@ type Nack struct {
 	Requeue bool
 }
 
+const nackFields = 3
+
 func (m Nack) appendMsgpack(b []byte) []byte {
-	b = appendArrayLen(b, 3)
+	b = appendArrayLen(b, nackFields)
 	b = appendString(b, m.Queue)
 	b = appendUints(b, m.Seqs)
 	return appendBool(b, m.Requeue)
 }
 
 func (m *Nack) decodeMsgpack(d *decoder) {
-	extra := d.header(3)
+	extra := d.header(nackFields)
 	m.Queue = d.str()
 	m.Seqs = d.uints()
 	m.Requeue = d.bool()
 	d.skip(extra)
 }
-
-// EncodeMsgpack implements msgpack.CustomEncoder.
-func (m Nack) EncodeMsgpack(e *msgpack.Encoder) error { return libEncode(e, m) }
-
-// DecodeMsgpack implements msgpack.CustomDecoder.
-func (m *Nack) DecodeMsgpack(d *msgpack.Decoder) error { return libDecode(d, m) }
