@@ -5,8 +5,10 @@
 // It is built the way Jepsen is, in Go and small:
 //
 //   - backend/ starts a three-node cluster (docker compose, or three local
-//     processes) and injects faults: kill, pause, and iptables partitions
-//     inside each container's network namespace.
+//     processes on loopback addresses of their own) and injects faults:
+//     kill, pause, and iptables partitions, inside each container's network
+//     namespace or, for the local processes, on the host in a chain of the
+//     run's own that matches the nodes' addresses and ports (root only).
 //   - workload/ drives real traffic through the client library: queue
 //     (publish with confirms, consume with manual acks, abandoned
 //     deliveries), routing (every exchange kind) and metadata (declare,

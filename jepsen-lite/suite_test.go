@@ -13,6 +13,7 @@ import (
 
 	"github.com/raftmq/raftmq/jepsen-lite/backend"
 	"github.com/raftmq/raftmq/jepsen-lite/checker"
+	"github.com/raftmq/raftmq/jepsen-lite/history"
 	"github.com/raftmq/raftmq/jepsen-lite/nemesis"
 	"github.com/raftmq/raftmq/jepsen-lite/runner"
 )
@@ -80,6 +81,70 @@ func TestLocalQueueWithKills(t *testing.T) {
 	}
 	if out.Stats.Confirmed < 100 || out.Stats.Faults == 0 {
 		t.Fatalf("too little happened: %d confirmed, %d faults", out.Stats.Confirmed, out.Stats.Faults)
+	}
+}
+
+// The queue workload stays valid under each partition nemesis on the local
+// backend, and each partition really cuts: a fault that isolates the leader
+// from its followers' messages forces an election.
+func TestLocalQueueWithPartitions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	if err := backend.CheckLocalPartitions(context.Background()); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI must run the partition nemeses: %v", err)
+		}
+		t.Skipf("no partitions on this host: %v", err)
+	}
+	bin := buildNode(t, "")
+	for i, kind := range []string{nemesis.IsolateLeader, nemesis.Bridge, nemesis.OneWay} {
+		t.Run(kind, func(t *testing.T) {
+			out := localRun(t, bin, kind, 15*time.Second, uint64(100+i))
+			if out.Result.Valid != checker.Valid {
+				t.Fatalf("verdict %s, want valid", out.Result.Valid)
+			}
+			if out.Stats.Confirmed < 100 || out.Stats.Faults == 0 {
+				t.Fatalf("too little happened: %d confirmed, %d faults", out.Stats.Confirmed, out.Stats.Faults)
+			}
+			f, err := os.Open(filepath.Join(out.Dir, "history.jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			ops, err := history.Read(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Every fault was applied and healed, and confirms before the
+			// first fault and after it tell whether the term moved.
+			var faultAt int64 = -1
+			var termBefore, termAfter uint64
+			for _, op := range ops {
+				if op.Process == history.NemesisProcess && op.Type != history.Invoke && op.Type != history.Ok {
+					t.Errorf("nemesis %s %s failed: %s", op.F, op.Value.Fault, op.Error)
+				}
+				if op.F == history.FStartFault && op.Type == history.Ok && faultAt < 0 {
+					faultAt = op.Time
+				}
+				if op.F == history.FPublish && op.Type == history.Ok {
+					if faultAt < 0 {
+						termBefore = max(termBefore, op.Value.Term)
+					} else {
+						termAfter = max(termAfter, op.Value.Term)
+					}
+				}
+			}
+			if faultAt < 0 {
+				t.Fatal("no fault started")
+			}
+			if termBefore == 0 || termAfter == 0 {
+				t.Fatalf("confirms carry no terms (before the fault %d, after %d)", termBefore, termAfter)
+			}
+			if kind != nemesis.Bridge && termAfter <= termBefore {
+				t.Errorf("%s kept the leader: term %d before the fault, %d after", kind, termBefore, termAfter)
+			}
+		})
 	}
 }
 

@@ -18,7 +18,7 @@ type Backend interface {
 	// Nodes returns the node names (also their Raft IDs), in a fixed order.
 	Nodes() []string
 	// ClientAddrs returns the nodes' client addresses as the harness
-	// reaches them (on 127.0.0.1), in the order of Nodes.
+	// reaches them (loopback: 127.0.0.1 for docker, 127.0.0.11–13 for local), in the order of Nodes.
 	ClientAddrs() []string
 	// Start creates a fresh cluster, its data under the backend's data
 	// directory, and starts every node. It returns once the nodes run; the

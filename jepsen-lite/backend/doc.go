@@ -16,11 +16,24 @@
 //     list of directed links. The harness reaches the nodes only through the
 //     client ports published on 127.0.0.1, whose traffic comes from the
 //     bridge gateway and never matches a rule: no partition cuts it off.
-//   - Local: three node processes on 127.0.0.1, kill with SIGKILL, pause
-//     with SIGSTOP/SIGCONT. Fast enough for go test and usable without
-//     Docker. It refuses partitions (ErrUnsupported): Raft dials its peers
-//     without binding a source address, so on loopback every node's
-//     packets come from 127.0.0.1 and no rule can tell them apart.
+//   - Local: three node processes on loopback addresses of their own
+//     (127.0.0.11, 127.0.0.12, 127.0.0.13; Linux routes all of 127.0.0.0/8
+//     to lo), every listener bound to the node's address and advertised as
+//     such, ports chosen free per run. Kill with SIGKILL, pause with
+//     SIGSTOP/SIGCONT. Fast enough for go test and usable without Docker.
+//     Partitions are iptables rules on the host in a chain of the run's own
+//     (RAFTMQ-JEPSEN-LOCAL-<random>), jumped to from INPUT and OUTPUT for
+//     lo only: Raft dials its peers from its bind address, so a cut link
+//     n1->n2 drops packets from 127.0.0.11 to 127.0.0.12. Each rule also
+//     names the run's ports, so that runs side by side on the same
+//     addresses never cut each other; healing flushes the chain and Stop
+//     deletes it. The harness dials from 127.0.0.1, the kernel's source
+//     address for 127.0.0.0/8, which no rule names: it is never cut off.
+//     Gossip's TCP dials also leave from 127.0.0.1 and pass; only its UDP
+//     probes are cut, which is enough, as gossip never decides Raft
+//     membership. Partitions need root and a working iptables; without
+//     them the local backend refuses partition nemeses (ErrUnsupported,
+//     naming what is missing).
 //
 // Every external command runs under the caller's context, so a hung docker
 // call cannot hang a run.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,14 +29,25 @@ type LocalConfig struct {
 	Logger *slog.Logger
 }
 
-// Local runs three node processes on 127.0.0.1. Kill is SIGKILL, pause is
-// SIGSTOP/SIGCONT. Partitions are not supported: Raft's TCP transport dials
-// from 127.0.0.1 whatever address a node binds, so packets of one loopback
-// node cannot be told from another's.
+// Local runs three node processes on loopback, each on an address of its
+// own (n1 on 127.0.0.11, n2 on 127.0.0.12, n3 on 127.0.0.13) with ports
+// chosen per run. Kill is SIGKILL, pause is SIGSTOP/SIGCONT.
+//
+// Partitions are iptables rules on the host, in a chain of the run's own
+// (LocalChainPrefix and a random suffix, see Chain) that INPUT and OUTPUT
+// jump to for loopback traffic. A node binds Raft, gossip, client and HTTP
+// to its own address and Raft dials its peers from it, so a cut link n1->n2
+// is a rule dropping packets from 127.0.0.11 to 127.0.0.12. Each rule also
+// names this run's ports, so that runs side by side on the same addresses
+// never cut each other. The harness dials from 127.0.0.1 (the kernel's
+// source for 127.0.0.0/8) and is never cut off. Partitions need root and a
+// working iptables (CheckLocalPartitions); without them Partition fails with
+// ErrUnsupported. Heal flushes the chain; Stop deletes it.
 type Local struct {
 	cfg   LocalConfig
 	log   *slog.Logger
 	nodes []string
+	ips   []string
 
 	mu     sync.Mutex
 	ports  [][4]int // client, raft, gossip, http per node
@@ -43,6 +55,8 @@ type Local struct {
 	paused map[string]bool
 	killed map[string]bool
 	logs   map[string]*os.File
+
+	part *localPartitions // the partition state
 }
 
 // localProc is one running node process; done closes when it exited.
@@ -64,8 +78,9 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 		return nil, fmt.Errorf("local backend: data directory: %w", err)
 	}
 	cfg.DataDir = abs
-	l := &Local{cfg: cfg, log: cfg.Logger, nodes: []string{"n1", "n2", "n3"},
-		procs: map[string]*localProc{}, paused: map[string]bool{}, killed: map[string]bool{}, logs: map[string]*os.File{}}
+	l := &Local{cfg: cfg, log: cfg.Logger, nodes: []string{"n1", "n2", "n3"}, ips: append([]string(nil), localIPs...),
+		procs: map[string]*localProc{}, paused: map[string]bool{}, killed: map[string]bool{}, logs: map[string]*os.File{},
+		part: newLocalPartitions()}
 	if l.log == nil {
 		l.log = slog.Default()
 	}
@@ -84,55 +99,68 @@ func (l *Local) ClientAddrs() []string {
 	defer l.mu.Unlock()
 	out := make([]string, len(l.ports))
 	for i, p := range l.ports {
-		out[i] = fmt.Sprintf("127.0.0.1:%d", p[0])
+		out[i] = net.JoinHostPort(l.ips[i], strconv.Itoa(p[0]))
 	}
 	return out
 }
 
-// freePorts returns n distinct ports that were free on 127.0.0.1 for both
-// TCP and UDP a moment ago.
-func freePorts(n int) ([]int, error) {
-	var out []int
+// freePorts returns, for each address of ips, four ports that were free on
+// it for both TCP and UDP a moment ago. All the ports differ from each other,
+// so that a port names one node of the run.
+func freePorts(ips []string) ([][4]int, error) {
+	out := make([][4]int, len(ips))
+	seen := map[int]bool{}
 	var lns []net.Listener
 	defer func() {
 		for _, ln := range lns {
 			ln.Close()
 		}
 	}()
-	for tries := 0; len(out) < n && tries < 10*n; tries++ {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
+	for i, ip := range ips {
+		got := 0
+		for tries := 0; got < 4 && tries < 40; tries++ {
+			ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+			if err != nil {
+				return nil, fmt.Errorf("find a free port on %s: %w", ip, err)
+			}
+			port := ln.Addr().(*net.TCPAddr).Port
+			pc, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
+			if err != nil || seen[port] {
+				if pc != nil {
+					pc.Close()
+				}
+				ln.Close()
+				continue
+			}
+			pc.Close()
+			lns = append(lns, ln)
+			seen[port] = true
+			out[i][got] = port
+			got++
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			ln.Close()
-			continue
+		if got < 4 {
+			return nil, fmt.Errorf("find free ports on %s: too many collisions", ip)
 		}
-		pc.Close()
-		lns = append(lns, ln)
-		out = append(out, port)
-	}
-	if len(out) < n {
-		return nil, errors.New("find free ports: too many collisions")
 	}
 	return out, nil
 }
 
+// args is node i's command line: every address on the node's own IP,
+// advertised as bound.
 func (l *Local) args(i int) []string {
 	p := l.ports[i]
+	addr := func(port int) string { return net.JoinHostPort(l.ips[i], strconv.Itoa(port)) }
 	var join []string
-	for _, q := range l.ports {
-		join = append(join, fmt.Sprintf("127.0.0.1:%d", q[2]))
+	for j, q := range l.ports {
+		join = append(join, net.JoinHostPort(l.ips[j], strconv.Itoa(q[2])))
 	}
 	args := []string{
 		"-id", l.nodes[i],
 		"-data", filepath.Join(l.cfg.DataDir, l.nodes[i]),
-		"-client-addr", fmt.Sprintf("127.0.0.1:%d", p[0]),
-		"-raft-addr", fmt.Sprintf("127.0.0.1:%d", p[1]),
-		"-gossip-addr", fmt.Sprintf("127.0.0.1:%d", p[2]),
-		"-http-addr", fmt.Sprintf("127.0.0.1:%d", p[3]),
+		"-client-addr", addr(p[0]), "-advertise-client", addr(p[0]),
+		"-raft-addr", addr(p[1]), "-advertise-raft", addr(p[1]),
+		"-gossip-addr", addr(p[2]), "-advertise-gossip", addr(p[2]),
+		"-http-addr", addr(p[3]), "-advertise-http", addr(p[3]),
 		"-join", strings.Join(join, ","),
 		"-bootstrap-expect", "3",
 		"-shutdown-timeout", "5s",
@@ -140,18 +168,23 @@ func (l *Local) args(i int) []string {
 	return append(args, l.cfg.ExtraArgs...)
 }
 
-// Start picks free ports and starts the three nodes.
-func (l *Local) Start(ctx context.Context) error {
-	ports, err := freePorts(4 * len(l.nodes))
+// allocate picks the run's ports.
+func (l *Local) allocate() error {
+	ports, err := freePorts(l.ips)
 	if err != nil {
 		return err
 	}
 	l.mu.Lock()
-	l.ports = make([][4]int, len(l.nodes))
-	for i := range l.nodes {
-		copy(l.ports[i][:], ports[4*i:4*i+4])
-	}
+	l.ports = ports
 	l.mu.Unlock()
+	return nil
+}
+
+// Start picks free ports on the nodes' addresses and starts the three nodes.
+func (l *Local) Start(ctx context.Context) error {
+	if err := l.allocate(); err != nil {
+		return err
+	}
 	for i, n := range l.nodes {
 		if err := os.MkdirAll(filepath.Join(l.cfg.DataDir, n), 0o755); err != nil {
 			return fmt.Errorf("create data directory: %w", err)
@@ -285,15 +318,7 @@ func (l *Local) Resume(ctx context.Context, node string) error {
 	return nil
 }
 
-// Partition is not supported by the local backend.
-func (l *Local) Partition(ctx context.Context, cuts []Link) error {
-	return fmt.Errorf("local backend: partitions need the docker backend (loopback nodes all dial Raft from 127.0.0.1): %w", ErrUnsupported)
-}
-
-// Heal does nothing: the local backend never partitions.
-func (l *Local) Heal(ctx context.Context) error { return nil }
-
-// HealAll resumes paused nodes and restarts killed ones.
+// HealAll heals the network, resumes paused nodes and restarts killed ones.
 func (l *Local) HealAll(ctx context.Context) error {
 	l.mu.Lock()
 	var paused, killed []string
@@ -310,15 +335,20 @@ func (l *Local) HealAll(ctx context.Context) error {
 	for _, n := range paused {
 		errs = append(errs, l.Resume(ctx, n))
 	}
+	errs = append(errs, l.Heal(ctx))
 	for _, n := range killed {
 		errs = append(errs, l.Restart(ctx, n))
 	}
 	return errors.Join(errs...)
 }
 
-// Stop resumes and terminates every node (SIGTERM, then SIGKILL after five
-// seconds) and closes the log files.
+// Stop removes the partition chain, resumes and terminates every node
+// (SIGTERM, then SIGKILL after five seconds) and closes the log files.
 func (l *Local) Stop(ctx context.Context) error {
+	var errs []error
+	if err := l.removeChain(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	l.mu.Lock()
 	procs := make(map[string]*localProc, len(l.procs))
 	for n, p := range l.procs {
@@ -347,7 +377,6 @@ func (l *Local) Stop(ctx context.Context) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var errs []error
 	for n, f := range l.logs {
 		if err := f.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("close the log of %s: %w", n, err))
