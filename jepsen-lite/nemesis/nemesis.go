@@ -13,6 +13,7 @@ import (
 
 	"github.com/raftmq/raftmq/jepsen-lite/backend"
 	"github.com/raftmq/raftmq/jepsen-lite/history"
+	"github.com/raftmq/raftmq/jepsen-lite/internal/wait"
 )
 
 // Fault kinds.
@@ -205,8 +206,7 @@ func (n *Nemesis) Run(ctx context.Context, sched []Fault) []Interval {
 	}
 	var out []Interval
 	for _, f := range sched {
-		wait := time.Until(n.Rec.Start().Add(f.At))
-		if !sleep(ctx, wait) {
+		if !wait.Sleep(ctx, time.Until(n.Rec.Start().Add(f.At))) {
 			break
 		}
 		iv := n.apply(ctx, f, log)
@@ -232,21 +232,6 @@ func (n *Nemesis) complete(inv history.Op, v history.Value, err error) {
 		t = history.Info
 	}
 	n.Rec.Complete(inv, t, v, 0, err)
-}
-
-// sleep waits d or until ctx ends; it reports whether d elapsed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // target returns the node a fault acts on: the leader for *-leader kinds
@@ -340,7 +325,7 @@ func (n *Nemesis) apply(ctx context.Context, f Fault, log *slog.Logger) Interval
 	start := time.Now()
 	cut := true
 	for _, flip := range f.Flips {
-		if !sleep(ctx, time.Until(start.Add(flip))) {
+		if !wait.Sleep(ctx, time.Until(start.Add(flip))) {
 			break
 		}
 		var ferr error
@@ -354,7 +339,7 @@ func (n *Nemesis) apply(ctx context.Context, f Fault, log *slog.Logger) Interval
 			log.Warn("flapping partition: flip failed", "err", ferr)
 		}
 	}
-	sleep(ctx, time.Until(start.Add(f.Hold)))
+	wait.Sleep(ctx, time.Until(start.Add(f.Hold)))
 
 	inv = n.Rec.Invoke(history.NemesisProcess, history.FStopFault, history.Value{Fault: f.Kind})
 	var serr error

@@ -10,6 +10,7 @@ import (
 	"github.com/raftmq/raftmq/client"
 	"github.com/raftmq/raftmq/jepsen-lite/checker"
 	"github.com/raftmq/raftmq/jepsen-lite/history"
+	"github.com/raftmq/raftmq/jepsen-lite/internal/wait"
 )
 
 // drainProcess is the process of the drain operation; drain consumers use
@@ -90,7 +91,7 @@ func drain(ctx context.Context, addrs []string, rec *history.Recorder, topo chec
 	defer ic.Close()
 	emptyRounds := 0
 	for i := 0; i < 100000; i++ {
-		if !sleep(ctx, 500*time.Millisecond) {
+		if !wait.Sleep(ctx, 500*time.Millisecond) {
 			break
 		}
 		empty := true
@@ -129,14 +130,14 @@ func drainQueue(ctx context.Context, addrs []string, rec *history.Recorder, q st
 	for round := 0; ctx.Err() == nil && round < 1000; round++ {
 		c, err := client.Dial(ctx, addrs, client.WithName("drain-"+q), client.WithLogger(clog))
 		if err != nil {
-			sleep(ctx, 200*time.Millisecond)
+			wait.Sleep(ctx, 200*time.Millisecond)
 			continue
 		}
 		sub, err := c.Subscribe(ctx, q, client.WithPrefetch(256), client.WithTag("drain"))
 		if err != nil {
 			c.Close()
 			log.Warn("drain: subscribe failed", "queue", q, "err", err)
-			sleep(ctx, 200*time.Millisecond)
+			wait.Sleep(ctx, 200*time.Millisecond)
 			continue
 		}
 		func() {
@@ -159,16 +160,5 @@ func drainQueue(ctx context.Context, addrs []string, rec *history.Recorder, q st
 				}
 			}
 		}()
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
 	}
 }

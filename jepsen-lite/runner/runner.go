@@ -18,6 +18,7 @@ import (
 	"github.com/raftmq/raftmq/jepsen-lite/backend"
 	"github.com/raftmq/raftmq/jepsen-lite/checker"
 	"github.com/raftmq/raftmq/jepsen-lite/history"
+	"github.com/raftmq/raftmq/jepsen-lite/internal/wait"
 	"github.com/raftmq/raftmq/jepsen-lite/nemesis"
 	"github.com/raftmq/raftmq/jepsen-lite/report"
 	"github.com/raftmq/raftmq/jepsen-lite/workload"
@@ -383,7 +384,7 @@ func WaitLeader(ctx context.Context, addrs []string, timeout time.Duration, allV
 			err = errors.New("no leader known")
 		}
 		last = err
-		if !sleep(ctx, 200*time.Millisecond) {
+		if !wait.Sleep(ctx, 200*time.Millisecond) {
 			break
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/raftmq/raftmq/client"
 	"github.com/raftmq/raftmq/jepsen-lite/history"
+	"github.com/raftmq/raftmq/jepsen-lite/internal/wait"
 )
 
 // publishOne publishes one message and records it as one operation.
@@ -76,7 +77,7 @@ func consumer(ctx context.Context, env *Env, cc consumerConfig) error {
 				return nil
 			}
 			env.Log.Warn("consumer round failed", "consumer", cc.name, "err", err)
-			sleepCtx(ctx, 200*time.Millisecond)
+			wait.Sleep(ctx, 200*time.Millisecond)
 		}
 	}
 	return nil
@@ -102,7 +103,7 @@ func consumeRound(ctx context.Context, env *Env, cc consumerConfig, limit int) e
 		if ctx.Err() != nil || i >= 100 {
 			return fmt.Errorf("subscribe to %s: %w", cc.queue, err)
 		}
-		sleepCtx(ctx, 100*time.Millisecond)
+		wait.Sleep(ctx, 100*time.Millisecond)
 	}
 	defer sub.Close()
 	got, abandoned := 0, 0

@@ -12,6 +12,7 @@ import (
 	"github.com/raftmq/raftmq/client"
 	"github.com/raftmq/raftmq/jepsen-lite/checker"
 	"github.com/raftmq/raftmq/jepsen-lite/history"
+	"github.com/raftmq/raftmq/jepsen-lite/internal/wait"
 )
 
 // Env is what every workload shares within a run.
@@ -83,26 +84,11 @@ func (e *Env) dial(ctx context.Context, name string) (*client.Client, error) {
 			return c, nil
 		}
 		last = err
-		if !sleepCtx(ctx, 200*time.Millisecond) {
+		if !wait.Sleep(ctx, 200*time.Millisecond) {
 			break
 		}
 	}
 	return nil, fmt.Errorf("connect %s: %w", name, errors.Join(last, ctx.Err()))
-}
-
-// sleepCtx waits d or until ctx ends; it reports whether d elapsed.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // pacer spaces one worker's operations so that n workers together reach
@@ -128,7 +114,7 @@ func (p *pacer) wait(ctx context.Context) bool {
 	if now := time.Now(); p.next.Before(now.Add(-p.interval)) {
 		p.next = now // fell behind (an operation blocked): do not burst
 	}
-	return sleepCtx(ctx, time.Until(p.next))
+	return wait.Sleep(ctx, time.Until(p.next))
 }
 
 // PublishOutcome classifies a publish's error into the history's types:
@@ -197,7 +183,7 @@ func setupRetry(ctx context.Context, what string, f func(ctx context.Context) er
 		if !client.IsRetryable(err) && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("setup: %s: %w", what, err)
 		}
-		if !sleepCtx(ctx, 100*time.Millisecond) {
+		if !wait.Sleep(ctx, 100*time.Millisecond) {
 			break
 		}
 	}
