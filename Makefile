@@ -1,7 +1,7 @@
 # raftmq: the everyday commands. See README.md.
 GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 
-.PHONY: build cluster down test test-unit test-compose check fuzz bench
+.PHONY: build cluster down test test-unit fuzz bench
 
 build:
 	mkdir -p bin
@@ -24,8 +24,10 @@ test:
 test-unit:
 	SKIP_COMPOSE=1 scripts/test.sh
 
+## fuzz: every fuzz target for FUZZTIME (default 30s) each
 fuzz:
 	scripts/fuzz.sh
 
+## bench: the Go benchmarks of the hot paths (see docs/performance.md for raftmq bench)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./exchange/ ./queue/ ./fsm/ ./wire/
