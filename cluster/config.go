@@ -51,6 +51,10 @@ const (
 	DefaultReconcileInterval = time.Second
 )
 
+// logCacheSize is how many of the newest log entries are kept in memory in
+// front of the bolt store.
+const logCacheSize = 4096
+
 // Limits that keep gossip metadata well under memberlist's 512-byte cap.
 const (
 	maxIDLen   = 64

@@ -147,6 +147,9 @@ type Configure struct {
 // sorted map keys, so the bytes are deterministic.
 func Encode(op Op, body any) ([]byte, error) {
 	var buf bytes.Buffer
+	if p, ok := body.(*Publish); ok {
+		buf.Grow(publishSizeHint(p))
+	}
 	buf.WriteByte(byte(op))
 	enc := msgpack.GetEncoder()
 	defer msgpack.PutEncoder(enc)
@@ -162,6 +165,20 @@ func Encode(op Op, body any) ([]byte, error) {
 		return nil, fmt.Errorf("encode %s: %w", op, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// publishSizeHint estimates a publish command's encoded size, so that
+// encoding a large batch allocates its buffer once.
+func publishSizeHint(p *Publish) int {
+	n := 16
+	for i := range p.Messages {
+		m := &p.Messages[i]
+		n += 24 + len(m.ID) + len(m.Exchange) + len(m.RoutingKey) + len(m.Body)
+		for k, v := range m.Headers {
+			n += 4 + len(k) + len(v)
+		}
+	}
+	return n
 }
 
 // MustEncode is Encode for commands built by the program itself, whose
