@@ -48,12 +48,13 @@
 //
 // # Timing
 //
-// Defaults suit a LAN: heartbeat and election timeouts of 500 ms, a 500 ms
+// Defaults suit a LAN: heartbeat and election timeouts of 300 ms, a 300 ms
 // leader lease and a 20 ms commit timeout. A follower detects a dead leader
-// within 0.5 to 1 s and an election takes a few round trips, so failover
-// is typically 0.7 to 1.2 s (the package tests log the measured time). The
-// lease is as long as raft allows (the heartbeat timeout): with 250 ms a
-// busy leader on an overloaded machine stepped down for no reason, and a
+// within 0.3 to 0.6 s and an election takes a few round trips, so failover
+// is typically 0.4 to 0.8 s (the package tests log the measured time). The
+// lease is as long as raft allows (the heartbeat timeout): with a 250 ms
+// lease under a 500 ms heartbeat a busy leader on an overloaded machine
+// stepped down for no reason, and a
 // shorter lease buys nothing here because reads that must not be stale
 // use VerifyLeader or Barrier, never the lease. Raft
 // keeps 10240 entries after each snapshot (taken every 8192 entries), so a
