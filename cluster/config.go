@@ -18,13 +18,14 @@ import (
 // Defaults applied by Config.SetDefaults. The Raft timings are tuned for a
 // LAN: a follower notices a dead leader after HeartbeatTimeout to twice that
 // (randomised), then needs one pre-vote and one vote round trip, so a new
-// leader is usually elected 0.4 to 0.8 s after the old one dies. Measured
-// (docs/performance.md): with 500 ms the longest gap between confirms in W4
-// was 1.3 s; with 200 ms it was 0.46 s and no election happened while W1 and
-// W3 saturated the CPU. 300 ms keeps a margin for a machine busier than
-// that. The leader lease equals the heartbeat timeout, the most raft
-// allows, so a leader stalled by a busy machine does not step down
-// needlessly.
+// leader is usually elected 0.3 to 0.5 s after the old one dies. Measured
+// with raftmq bench (docs/performance.md): with 500 ms the longest gap
+// between confirms in W4 was 1.3 s, with 300 ms 1.1 s, with 200 ms 0.46 to
+// 0.70 s, and no election happened while W1 and W3 saturated the CPU. The
+// leader lease equals the heartbeat timeout, the most raft allows, so a
+// leader stalled by a busy machine does not step down needlessly. On a
+// slower or busier network raise all three together (-heartbeat-timeout,
+// -election-timeout, -leader-lease-timeout).
 const (
 	// DefaultRaftAddr is the Raft bind address: loopback, so a node started
 	// with no flags is reachable only locally.
@@ -33,12 +34,12 @@ const (
 	DefaultGossipAddr = "127.0.0.1:6572"
 	// DefaultHeartbeatTimeout is how long a follower waits without hearing
 	// from the leader before it starts an election.
-	DefaultHeartbeatTimeout = 300 * time.Millisecond
+	DefaultHeartbeatTimeout = 200 * time.Millisecond
 	// DefaultElectionTimeout is how long a candidate waits for votes.
-	DefaultElectionTimeout = 300 * time.Millisecond
+	DefaultElectionTimeout = 200 * time.Millisecond
 	// DefaultLeaderLeaseTimeout is how long a leader keeps leading without
 	// hearing from a quorum.
-	DefaultLeaderLeaseTimeout = 300 * time.Millisecond
+	DefaultLeaderLeaseTimeout = 200 * time.Millisecond
 	// DefaultCommitTimeout is the longest a follower waits to learn of a
 	// new commit index when the leader is otherwise idle.
 	DefaultCommitTimeout = 20 * time.Millisecond

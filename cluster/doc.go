@@ -48,10 +48,10 @@
 //
 // # Timing
 //
-// Defaults suit a LAN: heartbeat and election timeouts of 300 ms, a 300 ms
+// Defaults suit a LAN: heartbeat and election timeouts of 200 ms, a 200 ms
 // leader lease and a 20 ms commit timeout. A follower detects a dead leader
-// within 0.3 to 0.6 s and an election takes a few round trips, so failover
-// is typically 0.4 to 0.8 s (the package tests log the measured time). The
+// within 0.2 to 0.4 s and an election takes a few round trips, so failover
+// is typically 0.3 to 0.7 s (the package tests log the measured time). The
 // lease is as long as raft allows (the heartbeat timeout): with a 250 ms
 // lease under a 500 ms heartbeat a busy leader on an overloaded machine
 // stepped down for no reason, and a
