@@ -109,21 +109,7 @@ func TestPublishConsumeRoundTrip(t *testing.T) {
 // waitQueue polls InspectQueue until cond holds.
 func waitQueue(t *testing.T, ctx context.Context, c *client.Client, q string, cond func(client.QueueInfo) bool) client.QueueInfo {
 	t.Helper()
-	var last client.QueueInfo
-	for {
-		qi, err := c.InspectQueue(ctx, q)
-		if err == nil {
-			last = qi
-			if cond(qi) {
-				return qi
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("queue %q: condition not met; last %+v, err %v", q, last, err)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return testcluster.WaitQueue(t, ctx, c, q, cond)
 }
 
 // collect reads n deliveries from s, failing the test when ctx ends first.
@@ -563,16 +549,7 @@ func TestRetryMiddlewareDeadLetters(t *testing.T) {
 	cl := testcluster.Start(t, 1)
 	c := dial(t, cl.ClientAddrs())
 	ctx := testCtx(t, 30*time.Second)
-	if err := c.DeclareExchange(ctx, "dlx", client.Fanout); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.DeclareQueue(ctx, "dlq", client.QueueArgs{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Bind(ctx, client.Binding{Source: "dlx", Dest: "dlq"}); err != nil {
-		t.Fatal(err)
-	}
-	setupQueue(t, ctx, c, "q", client.QueueArgs{DeadLetterExchange: "dlx"})
+	setupDeadLetter(t, ctx, c)
 	if _, err := c.Publish(ctx, "x", "k", client.Message{ID: "poison", Body: []byte("poison")}); err != nil {
 		t.Fatal(err)
 	}
@@ -613,16 +590,7 @@ func TestJSONCodecDeadLettersBadBody(t *testing.T) {
 	cl := testcluster.Start(t, 1)
 	c := dial(t, cl.ClientAddrs())
 	ctx := testCtx(t, 30*time.Second)
-	if err := c.DeclareExchange(ctx, "dlx", client.Fanout); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.DeclareQueue(ctx, "dlq", client.QueueArgs{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Bind(ctx, client.Binding{Source: "dlx", Dest: "dlq"}); err != nil {
-		t.Fatal(err)
-	}
-	setupQueue(t, ctx, c, "q", client.QueueArgs{DeadLetterExchange: "dlx"})
+	setupDeadLetter(t, ctx, c)
 	if _, err := c.Publish(ctx, "x", "k", client.Message{ID: "bad", Body: []byte("{not json")}); err != nil {
 		t.Fatal(err)
 	}
@@ -744,4 +712,20 @@ func TestStatusWithoutLeader(t *testing.T) {
 	if err := c.DeclareQueue(short, "q", client.QueueArgs{}); !errors.Is(err, client.ErrNoLeader) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("declare without a leader: %v", err)
 	}
+}
+
+// setupDeadLetter declares queue "q" (see setupQueue) whose dead letters go
+// through the fanout exchange "dlx" to queue "dlq".
+func setupDeadLetter(t *testing.T, ctx context.Context, c *client.Client) {
+	t.Helper()
+	if err := c.DeclareExchange(ctx, "dlx", client.Fanout); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.DeclareQueue(ctx, "dlq", client.QueueArgs{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Bind(ctx, client.Binding{Source: "dlx", Dest: "dlq"}); err != nil {
+		t.Fatal(err)
+	}
+	setupQueue(t, ctx, c, "q", client.QueueArgs{DeadLetterExchange: "dlx"})
 }

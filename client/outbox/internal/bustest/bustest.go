@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/raftmq/raftmq/client"
+	"github.com/raftmq/raftmq/internal/testcluster"
 )
 
 // Logger returns a logger that writes to t's log (shown on failure or with
@@ -72,21 +73,7 @@ func Queue(t testing.TB, ctx context.Context, c *client.Client, exchange, queue 
 // ends first.
 func WaitQueue(t testing.TB, ctx context.Context, c *client.Client, queue string, cond func(client.QueueInfo) bool) client.QueueInfo {
 	t.Helper()
-	var last client.QueueInfo
-	for {
-		qi, err := c.InspectQueue(ctx, queue)
-		if err == nil {
-			last = qi
-			if cond(qi) {
-				return qi
-			}
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("queue %s: condition not met before the deadline; last state %+v, last error %v", queue, last, err)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return testcluster.WaitQueue(t, ctx, c, queue, cond)
 }
 
 // Drain subscribes to queue, acks and returns every message until the
