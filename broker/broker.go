@@ -25,6 +25,10 @@ type Config struct {
 	// HTTPAddr is the address of /healthz, /readyz and /metrics; "" disables
 	// the HTTP server.
 	HTTPAddr string
+	// Profiling adds Go's profiling endpoints (net/http/pprof) under
+	// /debug/pprof/ to the HTTP server. Off by default: a CPU profile costs
+	// the node while it runs, and the endpoints have no authentication.
+	Profiling bool
 	// MaxFrameSize is the largest frame a client may send.
 	MaxFrameSize int
 	// MemoryHighWatermark: above this many bytes of queued messages (bodies

@@ -57,7 +57,7 @@ const (
 )
 
 // logCacheSize is how many of the newest log entries are kept in memory in
-// front of the bolt store.
+// front of the log store.
 const logCacheSize = 4096
 
 // Limits that keep gossip metadata well under memberlist's 512-byte cap.
@@ -69,9 +69,21 @@ const (
 // Config configures one node. The zero value plus DataDir is a working
 // single-node setup on loopback once SetDefaults has been applied.
 type Config struct {
-	// DataDir holds the node-id file, raft.db (log and stable store,
-	// fsynced) and snapshots/ (file snapshot store, two retained).
+	// DataDir holds the node-id file, the log and stable store (raft.db or
+	// wal/, see LogStore; every append synced) and snapshots/ (file
+	// snapshot store, two retained).
 	DataDir string
+	// LogStore is the Raft log and stable store: LogStoreWAL or
+	// LogStoreBolt; empty means the kind DataDir already holds, or
+	// DefaultLogStore for a new DataDir. It cannot change over a data dir's
+	// life: a node refuses to start with the other kind's files present.
+	LogStore string
+	// WALSegmentSize is the size of one segment file of LogStoreWAL in
+	// bytes (0: raft-wal's default, 64 MiB). Segment files are
+	// preallocated; compaction deletes whole segments only, so a follower
+	// that is behind by less than a segment can still catch up from the log
+	// instead of a snapshot.
+	WALSegmentSize int
 	// NodeID is optional: when empty it is read from DataDir/node-id, or
 	// generated (random hex) and persisted on first start. When set it must
 	// match the persisted ID, if any.
@@ -178,6 +190,12 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return bad("DataDir is required")
+	}
+	if c.LogStore != "" && c.LogStore != LogStoreBolt && c.LogStore != LogStoreWAL {
+		return bad("LogStore %q: want %q or %q", c.LogStore, LogStoreBolt, LogStoreWAL)
+	}
+	if c.WALSegmentSize < 0 || c.WALSegmentSize > maxWALSegmentSize || (c.WALSegmentSize > 0 && c.WALSegmentSize < minWALSegmentSize) {
+		return bad("WALSegmentSize %d: want 0 (default) or %d to %d bytes", c.WALSegmentSize, minWALSegmentSize, maxWALSegmentSize)
 	}
 	if c.NodeID != "" {
 		if err := validateNodeID(c.NodeID); err != nil {

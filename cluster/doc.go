@@ -1,7 +1,7 @@
 // Package cluster runs one raftmq server's consensus and membership: a
-// hashicorp/raft instance (raft-boltdb log and stable store with fsync, a
-// file snapshot store keeping two snapshots, the TCP transport) and
-// hashicorp/memberlist gossip. It knows nothing of messages: the caller
+// hashicorp/raft instance (raft-wal or raft-boltdb log and stable store,
+// every append synced before it counts; a file snapshot store keeping two
+// snapshots; the TCP transport) and hashicorp/memberlist gossip. It knows nothing of messages: the caller
 // supplies the raft.FSM and proposes opaque commands with Node.Apply.
 //
 // # Why it is built this way

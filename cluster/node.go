@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,8 +18,6 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
-	"go.etcd.io/bbolt"
 )
 
 const (
@@ -75,14 +72,15 @@ type Status struct {
 // Node is one server: a Raft instance plus memberlist gossip. All methods
 // are safe for concurrent use.
 type Node struct {
-	cfg   Config
-	id    string
-	log   *slog.Logger
-	raft  *raft.Raft
-	store *raftboltdb.BoltStore
-	trans *raft.NetworkTransport
-	ml    *memberlist.Memberlist
-	g     *gossip
+	cfg       Config
+	id        string
+	log       *slog.Logger
+	raft      *raft.Raft
+	store     store
+	storeKind string // LogStoreWAL or LogStoreBolt
+	trans     *raft.NetworkTransport
+	ml        *memberlist.Memberlist
+	g         *gossip
 
 	gossipAddr string // advertised gossip address, fixed at start
 
@@ -154,15 +152,10 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 		}
 	}()
 
-	n.store, err = raftboltdb.New(raftboltdb.Options{
-		Path:        filepath.Join(cfg.DataDir, "raft.db"),
-		BoltOptions: &bbolt.Options{Timeout: time.Second},
-		NoSync:      false,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("open raft store: %w", err)
-	}
 	hlog := newHCLogAdapter(n.log, "raft")
+	if n.store, n.storeKind, err = openStore(cfg.LogStore, cfg.DataDir, cfg.WALSegmentSize, hlog); err != nil {
+		return nil, err
+	}
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, retainSnapshots, hlog.Named("snapshot"))
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot store: %w", err)
@@ -208,7 +201,8 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	}
 	// The cache keeps the newest entries in memory, so the leader sends an
 	// entry it has just written without reading and decoding it back from
-	// bolt (about a tenth of the CPU per replicated message under load).
+	// the store (with bolt, about a tenth of the CPU per replicated message
+	// under load).
 	logs, err := raft.NewLogCache(logCacheSize, n.store)
 	if err != nil {
 		return nil, fmt.Errorf("raft log cache: %w", err)
@@ -258,7 +252,7 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 		n.spawn(n.bootstrapLoop)
 	}
 	n.log.Info("node started", "raft", n.RaftAddr(), "gossip", n.GossipAddr(),
-		"existing_state", hasState, "bootstrap_expect", cfg.BootstrapExpect)
+		"log_store", n.storeKind, "existing_state", hasState, "bootstrap_expect", cfg.BootstrapExpect)
 	started = true
 	return n, nil
 }
@@ -719,3 +713,7 @@ func (n *Node) metaLoop() {
 		}
 	}
 }
+
+// LogStore is the kind of log store the node opened: LogStoreWAL or
+// LogStoreBolt.
+func (n *Node) LogStore() string { return n.storeKind }

@@ -54,6 +54,9 @@ func TestConfigValidate(t *testing.T) {
 		{"zero commit timeout", func(c *Config) { c.CommitTimeout = time.Microsecond }},
 		{"negative reconcile", func(c *Config) { c.ReconcileInterval = -time.Second }},
 		{"nil logger", func(c *Config) { c.Logger = nil }},
+		{"unknown log store", func(c *Config) { c.LogStore = "leveldb" }},
+		{"negative wal segment", func(c *Config) { c.WALSegmentSize = -1 }},
+		{"tiny wal segment", func(c *Config) { c.WALSegmentSize = 4096 }},
 	}
 	for _, tc := range cases {
 		c := valid()

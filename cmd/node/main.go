@@ -42,12 +42,13 @@ type options struct {
 	id, data                                   string
 	clientAddr, raftAddr, gossipAddr, httpAddr string
 	advClient, advRaft, advGossip, advHTTP     string
-	join                                       string
-	bootstrapExpect                            int
+	join, logStore                             string
+	bootstrapExpect, walSegmentSize            int
 	heartbeat, election, leaderLease, commit   time.Duration
 	snapshotThreshold, trailingLogs            uint64
 	snapshotInterval, tick                     time.Duration
 	memoryWatermark                            int64
+	pprof                                      bool
 	maxFrame                                   int
 	logLevel, logFormat                        string
 	shutdownTimeout                            time.Duration
@@ -68,6 +69,8 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.advHTTP, "advertise-http", "", "HTTP address reported in cluster status (default: -http-addr)")
 	fs.StringVar(&o.join, "join", "", "comma-separated gossip addresses (host:port) of nodes to join")
 	fs.IntVar(&o.bootstrapExpect, "bootstrap-expect", 1, "bootstrap a new cluster once this many servers see each other; 1 without -join: bootstrap alone at once; 1 with -join: never bootstrap, wait to be added by the cluster joined")
+	fs.StringVar(&o.logStore, "log-store", "", "Raft log store: wal (raft-wal) or bolt (raft-boltdb); default: the kind the data directory holds, wal for a new one; fixed for the life of a data directory")
+	fs.IntVar(&o.walSegmentSize, "wal-segment-size", 0, "bytes per preallocated segment file of the wal log store (0: 64 MiB)")
 	fs.DurationVar(&o.heartbeat, "heartbeat-timeout", 0, "Raft heartbeat timeout (0: the LAN default)")
 	fs.DurationVar(&o.election, "election-timeout", 0, "Raft election timeout (0: the LAN default)")
 	fs.DurationVar(&o.leaderLease, "leader-lease-timeout", 0, "Raft leader lease timeout (0: the LAN default)")
@@ -77,6 +80,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.snapshotInterval, "snapshot-interval", 0, "how often to check whether a snapshot is due (0: the default)")
 	fs.DurationVar(&o.tick, "tick-interval", broker.DefaultTickInterval, "how often the leader expires messages and prunes de-duplication entries")
 	fs.Int64Var(&o.memoryWatermark, "memory-high-watermark", broker.DefaultMemoryHighWatermark, "bytes of queued messages above which publishes are refused (0: no limit)")
+	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiling endpoints under /debug/pprof/ on the HTTP address (unauthenticated; for diagnosis)")
 	fs.IntVar(&o.maxFrame, "max-frame-size", 0, "largest client frame in bytes (0: 16 MiB)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
@@ -136,6 +140,7 @@ func (o *options) config(log *slog.Logger) broker.Config {
 	return broker.Config{
 		ClientAddr:          o.clientAddr,
 		HTTPAddr:            o.httpAddr,
+		Profiling:           o.pprof,
 		MaxFrameSize:        o.maxFrame,
 		MemoryHighWatermark: o.memoryWatermark,
 		TickInterval:        o.tick,
@@ -151,6 +156,8 @@ func (o *options) config(log *slog.Logger) broker.Config {
 			HTTPAddr:           o.advHTTP,
 			Join:               join,
 			BootstrapExpect:    o.bootstrapExpect,
+			LogStore:           o.logStore,
+			WALSegmentSize:     o.walSegmentSize,
 			HeartbeatTimeout:   o.heartbeat,
 			ElectionTimeout:    o.election,
 			LeaderLeaseTimeout: o.leaderLease,
