@@ -34,6 +34,9 @@ one() {
     args+=(--kill-cmd "$CLUSTER kill {node}" --restart-cmd "$CLUSTER restart {node}")
   fi
   trap '"$CLUSTER" stop >&2 || true' EXIT
+  # The anchor that ran just before leaves its writes in the page cache (NATS's default fsyncs every 2 min: about
+  # 600 MB after W1). Write them out first, so raftmq's fsyncs do not pay for the anchor's data.
+  sync
   "$CLUSTER" start >&2
   servers="$("$CLUSTER" servers)"
   # shellcheck disable=SC2086  # RAFTMQ_BENCH_ARGS is a list of flags
