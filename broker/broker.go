@@ -324,6 +324,41 @@ func (b *Broker) leaderInfo() (string, bool) {
 	return b.leaderClientAddr(), b.IsLeader()
 }
 
+// helloLeaderWait is how long a node that knows no leader holds a new
+// connection's handshake waiting for one. During an election this answers
+// the client the moment the new leader is known, instead of the client
+// polling the nodes with growing back-offs. It stays well below the
+// client's default dial timeout (3 s).
+const helloLeaderWait = time.Second
+
+// awaitLeaderInfo is leaderInfo, but when no leader is known it waits up to
+// d for one (checking every few milliseconds) or until ctx or the broker
+// ends.
+func (b *Broker) awaitLeaderInfo(ctx context.Context, d time.Duration) (string, bool) {
+	addr, isLeader := b.leaderInfo()
+	if addr != "" || isLeader {
+		return addr, isLeader
+	}
+	deadline := time.NewTimer(d)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if addr, isLeader = b.leaderInfo(); addr != "" || isLeader {
+				return addr, isLeader
+			}
+		case <-deadline.C:
+			return b.leaderInfo()
+		case <-ctx.Done():
+			return b.leaderInfo()
+		case <-b.ctx.Done():
+			return b.leaderInfo()
+		}
+	}
+}
+
 // leaderClientAddr returns the client address of the node clients should
 // use, or "" when none is known (including while this node is elected but
 // not yet ready).

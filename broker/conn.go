@@ -179,7 +179,7 @@ func (c *conn) readLoop() error {
 		return err
 	}
 	_ = c.nc.SetReadDeadline(time.Time{})
-	leader, isLeader := c.b.leaderInfo()
+	leader, isLeader := c.b.awaitLeaderInfo(c.ctx, helloLeaderWait)
 	c.send(wire.THelloOK, f.ReqID, &wire.HelloOK{Version: wire.Version, NodeID: c.b.node.ID(), Leader: isLeader, LeaderAddr: leader})
 	for {
 		f, err := r.Next()

@@ -191,10 +191,18 @@ func (c *Client) Close() error {
 	return nil
 }
 
+// failoverPoll is how long after losing the leader the client retries at
+// its shortest back-off. Nodes answer at once during an election (a node
+// that knows no leader holds the handshake until one is known), and a LAN
+// election takes a few hundred milliseconds: growing back-offs would only
+// add to the gap.
+const failoverPoll = 2 * time.Second
+
 // run is the connection manager: it keeps a connection to the leader until
 // Close.
 func (c *Client) run() {
 	attempt := 0
+	var lostAt time.Time // when the last leader connection was lost
 	for {
 		cn, err := c.connect(c.ctx)
 		if c.ctx.Err() != nil {
@@ -209,7 +217,11 @@ func (c *Client) run() {
 			c.mu.Unlock()
 			attempt++
 			c.log.Debug("no leader reachable", "err", err, "attempt", attempt)
-			if !c.sleep(c.ctx, attempt) {
+			wait := attempt
+			if !lostAt.IsZero() && time.Since(lostAt) < failoverPoll {
+				wait = 1
+			}
+			if !c.sleep(c.ctx, wait) {
 				return
 			}
 			continue
@@ -226,6 +238,7 @@ func (c *Client) run() {
 			return
 		}
 		c.log.Info("connection to the leader lost", "addr", cn.addr, "err", cn.lostErr())
+		lostAt = time.Now()
 		if time.Since(start) > 2*c.opts.backoffMax {
 			attempt = 0
 		}

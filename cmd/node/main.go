@@ -48,7 +48,7 @@ type options struct {
 	snapshotThreshold, trailingLogs            uint64
 	snapshotInterval, tick                     time.Duration
 	memoryWatermark                            int64
-	pprof                                      bool
+	pprof, raftMetrics                         bool
 	maxFrame                                   int
 	logLevel, logFormat                        string
 	shutdownTimeout                            time.Duration
@@ -81,6 +81,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.tick, "tick-interval", broker.DefaultTickInterval, "how often the leader expires messages and prunes de-duplication entries")
 	fs.Int64Var(&o.memoryWatermark, "memory-high-watermark", broker.DefaultMemoryHighWatermark, "bytes of queued messages above which publishes are refused (0: no limit)")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiling endpoints under /debug/pprof/ on the HTTP address (unauthenticated; for diagnosis)")
+	fs.BoolVar(&o.raftMetrics, "raft-metrics", false, "keep Raft's internal timings (commit, log store, replication) for the last minute and print them to stderr on SIGUSR1")
 	fs.IntVar(&o.maxFrame, "max-frame-size", 0, "largest client frame in bytes (0: 16 MiB)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
@@ -188,6 +189,15 @@ func run(args []string, stderr io.Writer) int {
 	if err := os.MkdirAll(o.data, 0o750); err != nil {
 		log.Error("cannot create the data directory", "dir", o.data, "err", err)
 		return 1
+	}
+
+	if o.raftMetrics {
+		sig, err := startRaftMetrics(stderr)
+		if err != nil {
+			log.Error("cannot start", "err", err)
+			return 1
+		}
+		defer sig.Stop()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
