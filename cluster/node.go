@@ -79,6 +79,7 @@ type Node struct {
 	store     store
 	storeKind string // LogStoreWAL or LogStoreBolt
 	trans     *raft.NetworkTransport
+	stream    *streamLayer
 	ml        *memberlist.Memberlist
 	g         *gossip
 
@@ -175,6 +176,7 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft transport on %s: %w", cfg.RaftAddr, err)
 	}
+	n.stream = stream
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,
 		Logger:  hlog.Named("transport"),
@@ -622,6 +624,7 @@ func (n *Node) stop(graceful bool) error {
 			n.log.Warn("gossip leave", "err", err)
 		}
 	}
+	n.stream.stopDialing()
 	if err := n.raft.Shutdown().Error(); err != nil { // also closes the transport
 		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
 	}
@@ -640,6 +643,9 @@ func (n *Node) stop(graceful bool) error {
 func (n *Node) closeResources() {
 	if n.ml != nil {
 		_ = n.ml.Shutdown()
+	}
+	if n.stream != nil {
+		n.stream.stopDialing()
 	}
 	if n.raft != nil {
 		_ = n.raft.Shutdown().Error() // closes the transport
