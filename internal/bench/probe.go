@@ -124,6 +124,33 @@ func (v view) current() (bool, string) {
 	return true, fmt.Sprintf("leader %s, all %d nodes applied >= %d", lead.NodeID, len(v.st), lead.CommitIndex)
 }
 
+// replicated reports whether every node follows the leader and holds in its
+// log every entry the leader had committed when it was asked: what NATS
+// calls a "current" replica and RabbitMQ an online member. It is W4's
+// recovery test, made while publishing goes on. current is stricter (every
+// node has applied the leader's commit index) and holds only once writes
+// pause: a follower learns of a commit with the leader's next message, so
+// under a steady stream of publishes it always trails by an entry or two.
+func (v view) replicated() (bool, string) {
+	l := v.leader()
+	if l < 0 {
+		return v.current()
+	}
+	lead := v.st[l]
+	for i, s := range v.st {
+		if s == nil {
+			return false, fmt.Sprintf("server %d does not answer: %v", i, v.errs[i])
+		}
+		if s.LeaderID != lead.NodeID {
+			return false, fmt.Sprintf("%s follows %q, not %s", s.NodeID, s.LeaderID, lead.NodeID)
+		}
+		if s.LastLogIndex < lead.CommitIndex {
+			return false, fmt.Sprintf("%s holds up to %d < leader commit %d", s.NodeID, s.LastLogIndex, lead.CommitIndex)
+		}
+	}
+	return true, fmt.Sprintf("leader %s, all %d nodes hold >= %d", lead.NodeID, len(v.st), lead.CommitIndex)
+}
+
 // errNotCurrent: the cluster did not become current in time.
 var errNotCurrent = errors.New("cluster not current")
 

@@ -101,7 +101,7 @@ func (s *session) runW4(ctx context.Context, w Workload, info map[string]any) (m
 				err := s.restartNode(bctx, leaderID)
 				// Then poll until all nodes are current again.
 				for time.Since(restartAt) < recoverTimeout && bctx.Err() == nil {
-					if ok, _ := probeAll(bctx, s.servers).current(); ok {
+					if ok, _ := probeAll(bctx, s.servers).replicated(); ok {
 						recoveredNs.Store(int64(time.Since(restartAt)))
 						break
 					}
