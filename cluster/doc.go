@@ -1,8 +1,9 @@
 // Package cluster runs one raftmq server's consensus and membership: a
 // hashicorp/raft instance (raft-wal or raft-boltdb log and stable store,
 // every append synced before it counts; a file snapshot store keeping two
-// snapshots; the TCP transport) and hashicorp/memberlist gossip. It knows nothing of messages: the caller
-// supplies the raft.FSM and proposes opaque commands with Node.Apply.
+// snapshots; the TCP transport) and hashicorp/memberlist gossip. It knows
+// nothing of messages: the caller supplies the raft.FSM and proposes opaque
+// commands with Node.Apply.
 //
 // # Why it is built this way
 //
@@ -59,7 +60,23 @@
 // use VerifyLeader or Barrier, never the lease. Raft
 // keeps 10240 entries after each snapshot (taken every 8192 entries), so a
 // follower that was down for longer than that catches up by snapshot
-// install.
+// install (with the WAL store, only once whole segments have been deleted).
+//
+// # Log store
+//
+// A new data dir gets hashicorp/raft-wal (LogStoreWAL): append-only,
+// preallocated segment files and one fsync per append, where raft-boltdb's
+// B-tree syncs twice (data pages, then the meta page). Measured on the same
+// machine, it gave 57% more confirmed publishes per second at 42% less CPU
+// per message and 40% lower single-publish latency; Consul made the same
+// move. raft-boltdb (LogStoreBolt) stays available with Config.LogStore, and
+// a data dir keeps the kind it was created with. The store sits behind a
+// raft.LogCache of the newest 256 entries.
+//
+// The stream layer retries a refused dial until the dial timeout (see
+// streamLayer): hashicorp/raft backs off exponentially, up to 10 s, after
+// each failed RPC to a peer, which used to delay the replication to a
+// restarted follower by as much.
 //
 // # Goroutines and locks
 //

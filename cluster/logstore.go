@@ -34,7 +34,7 @@ const (
 //
 // WAL is the default because it measured faster on every workload: on the
 // machine of docs/performance.md, W1 throughput +57% with -42% broker CPU
-// per message, W2 p50 latency -44% (one sync per append instead of two).
+// per message, W2 p50 latency -40% (one sync per append instead of two).
 const DefaultLogStore = LogStoreWAL
 
 // Bounds of Config.WALSegmentSize: raft-wal refuses files over 2 GiB, and a
