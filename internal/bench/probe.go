@@ -97,6 +97,24 @@ func (v view) leader() int {
 // leader's commit index may be older than a follower's answer: applied >=
 // that commit index is "current". With no traffic it means equality.
 func (v view) current() (bool, string) {
+	return v.everyNode("applied index", func(s *wire.StatusInfo) uint64 { return s.AppliedIndex })
+}
+
+// replicated reports whether every node follows the leader and holds in its
+// log every entry the leader had committed when it was asked: what NATS
+// calls a "current" replica and RabbitMQ an online member. It is W4's
+// recovery test, made while publishing goes on. current is stricter (every
+// node has applied the leader's commit index) and holds only once writes
+// pause: a follower learns of a commit with the leader's next message, so
+// under a steady stream of publishes it always trails by an entry or two.
+func (v view) replicated() (bool, string) {
+	return v.everyNode("last log index", func(s *wire.StatusInfo) uint64 { return s.LastLogIndex })
+}
+
+// everyNode reports whether there is a leader, every server answered and
+// follows it, and index(server) reaches the leader's commit index for
+// every server; otherwise it says why not, naming the index as what.
+func (v view) everyNode(what string, index func(*wire.StatusInfo) uint64) (bool, string) {
 	l := v.leader()
 	if l < 0 {
 		var why []string
@@ -117,38 +135,11 @@ func (v view) current() (bool, string) {
 		if s.LeaderID != lead.NodeID {
 			return false, fmt.Sprintf("%s follows %q, not %s", s.NodeID, s.LeaderID, lead.NodeID)
 		}
-		if s.AppliedIndex < lead.CommitIndex {
-			return false, fmt.Sprintf("%s applied %d < leader commit %d", s.NodeID, s.AppliedIndex, lead.CommitIndex)
+		if got := index(s); got < lead.CommitIndex {
+			return false, fmt.Sprintf("%s %s %d < leader commit %d", s.NodeID, what, got, lead.CommitIndex)
 		}
 	}
-	return true, fmt.Sprintf("leader %s, all %d nodes applied >= %d", lead.NodeID, len(v.st), lead.CommitIndex)
-}
-
-// replicated reports whether every node follows the leader and holds in its
-// log every entry the leader had committed when it was asked: what NATS
-// calls a "current" replica and RabbitMQ an online member. It is W4's
-// recovery test, made while publishing goes on. current is stricter (every
-// node has applied the leader's commit index) and holds only once writes
-// pause: a follower learns of a commit with the leader's next message, so
-// under a steady stream of publishes it always trails by an entry or two.
-func (v view) replicated() (bool, string) {
-	l := v.leader()
-	if l < 0 {
-		return v.current()
-	}
-	lead := v.st[l]
-	for i, s := range v.st {
-		if s == nil {
-			return false, fmt.Sprintf("server %d does not answer: %v", i, v.errs[i])
-		}
-		if s.LeaderID != lead.NodeID {
-			return false, fmt.Sprintf("%s follows %q, not %s", s.NodeID, s.LeaderID, lead.NodeID)
-		}
-		if s.LastLogIndex < lead.CommitIndex {
-			return false, fmt.Sprintf("%s holds up to %d < leader commit %d", s.NodeID, s.LastLogIndex, lead.CommitIndex)
-		}
-	}
-	return true, fmt.Sprintf("leader %s, all %d nodes hold >= %d", lead.NodeID, len(v.st), lead.CommitIndex)
+	return true, fmt.Sprintf("leader %s, all %d nodes: %s >= %d", lead.NodeID, len(v.st), what, lead.CommitIndex)
 }
 
 // errNotCurrent: the cluster did not become current in time.

@@ -23,11 +23,11 @@ func TestViewCurrentAndReplicated(t *testing.T) {
 		currentWhy, replWhy string
 	}{
 		{"all applied", view{st: []*wire.StatusInfo{leader, follower("n2", 100, 100), follower("n3", 101, 101)}, errs: make([]error, 3)},
-			true, true, "all 3 nodes applied", "all 3 nodes hold"},
+			true, true, "all 3 nodes: applied index", "all 3 nodes: last log index"},
 		{"trailing under traffic", view{st: []*wire.StatusInfo{leader, follower("n2", 99, 101), follower("n3", 98, 100)}, errs: make([]error, 3)},
-			false, true, "n2 applied 99 < leader commit 100", "all 3 nodes hold"},
+			false, true, "n2 applied index 99 < leader commit 100", "all 3 nodes: last log index"},
 		{"restarted and behind", view{st: []*wire.StatusInfo{leader, follower("n2", 99, 101), follower("n3", 40, 60)}, errs: make([]error, 3)},
-			false, false, "n2 applied 99", "n3 holds up to 60 < leader commit 100"},
+			false, false, "n2 applied index 99", "n3 last log index 60 < leader commit 100"},
 		{"one silent", view{st: []*wire.StatusInfo{leader, nil, follower("n3", 100, 100)}, errs: []error{nil, errors.New("refused"), nil}},
 			false, false, "does not answer", "does not answer"},
 		{"no leader", view{st: []*wire.StatusInfo{follower("n2", 100, 100)}, errs: make([]error, 1)},
