@@ -13,7 +13,9 @@ import (
 // of the cluster: its own Raft state, term, commit and applied index, and the
 // members it knows. Unlike Client.Status it does not look for the leader, so
 // it works while the cluster has none, and it shows how far that one node
-// has caught up.
+// has caught up. A node that knows no leader holds a new connection's
+// handshake for up to a second waiting for an election, so without a leader
+// the answer takes that long.
 func NodeStatus(ctx context.Context, addr string) (Status, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
