@@ -10,7 +10,11 @@
 // have many requests in flight on one connection and match the answers as
 // they come; server pushes (TDeliver, TCancelled) carry request ID 0. The
 // first client frame is THello; the server answers THelloOK, or TError with
-// CodeProtocol and closes the connection.
+// CodeProtocol and closes the connection. THelloOK says whether the node
+// leads and, if not, the leader's client address; a node that knows no
+// leader (an election is under way) holds its THelloOK for up to a second
+// until one is known, so a client reconnecting after a failover learns the
+// new leader as soon as it is elected.
 //
 // A Reader refuses a frame whose N exceeds its maximum (DefaultMaxFrameSize,
 // 16 MiB) with ErrFrameTooLarge before reading or allocating the body, and a
