@@ -332,31 +332,26 @@ func (b *Broker) leaderInfo() (string, bool) {
 const helloLeaderWait = time.Second
 
 // awaitLeaderInfo is leaderInfo, but when no leader is known it waits up to
-// d for one (checking every few milliseconds) or until ctx or the broker
-// ends.
+// d for one (checking every few milliseconds) or until ctx ends. Callers
+// pass a context that ends with the broker.
 func (b *Broker) awaitLeaderInfo(ctx context.Context, d time.Duration) (string, bool) {
 	addr, isLeader := b.leaderInfo()
 	if addr != "" || isLeader {
 		return addr, isLeader
 	}
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	for {
+	for addr == "" && !isLeader {
 		select {
 		case <-tick.C:
-			if addr, isLeader = b.leaderInfo(); addr != "" || isLeader {
-				return addr, isLeader
-			}
-		case <-deadline.C:
-			return b.leaderInfo()
 		case <-ctx.Done():
 			return b.leaderInfo()
-		case <-b.ctx.Done():
-			return b.leaderInfo()
 		}
+		addr, isLeader = b.leaderInfo()
 	}
+	return addr, isLeader
 }
 
 // leaderClientAddr returns the client address of the node clients should
