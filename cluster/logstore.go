@@ -37,8 +37,9 @@ const (
 // per message, W2 p50 latency -40% (one sync per append instead of two).
 const DefaultLogStore = LogStoreWAL
 
-// Bounds of Config.WALSegmentSize: raft-wal refuses files over 2 GiB, and a
-// segment must hold at least a large entry.
+// Bounds of Config.WALSegmentSize: raft-wal refuses files over 2 GiB, and
+// below 64 KiB a new file would start every few entries. (An append larger
+// than a segment is still written whole: the segment closes after it.)
 const (
 	minWALSegmentSize = 64 << 10
 	maxWALSegmentSize = 1<<31 - 1
