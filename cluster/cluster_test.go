@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -437,4 +438,66 @@ func TestRestartedFollowerIsReplicatedAtOnce(t *testing.T) {
 	if took > 3*time.Second {
 		t.Fatalf("restarted follower caught up only %v after its restart", took)
 	}
+}
+
+// slowFSM is a testFSM whose Apply takes a while, so committed entries
+// queue up in front of it.
+type slowFSM struct {
+	testFSM
+	delay time.Duration
+}
+
+func (f *slowFSM) Apply(l *raft.Log) any {
+	time.Sleep(f.delay)
+	return f.testFSM.Apply(l)
+}
+
+// TestKillWithCommandsInFlight: the end of a leadership is announced while
+// Raft still runs, so a caller that waits there for the commands it proposed
+// gets their answers. hashicorp/raft never answers the futures of entries
+// committed but not yet applied when it shuts down; announcing after the
+// shutdown made such a caller, and Kill with it, wait for ever.
+func TestKillWithCommandsInFlight(t *testing.T) {
+	cfg := newConfig(t)
+	fsm := &slowFSM{delay: 2 * time.Millisecond}
+	var mu sync.Mutex
+	var futures []raft.ApplyFuture
+	answered := make(chan int, 1)
+	cfg.OnLeaderChange = func(isLeader bool) {
+		if isLeader {
+			return
+		}
+		mu.Lock()
+		pending := futures
+		mu.Unlock()
+		n := 0
+		for _, f := range pending {
+			if f.Error() == nil {
+				n++
+			}
+		}
+		answered <- n
+	}
+	n, err := Start(ctxT(t, 10*time.Second), cfg, fsm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "single node leadership", n.IsLeader)
+	for i := range 300 {
+		f := n.Raft().Apply([]byte(fmt.Sprintf("e%d", i)), 0)
+		mu.Lock()
+		futures = append(futures, f)
+		mu.Unlock()
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Kill() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("kill: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Kill did not return: the end of leadership waited on futures raft had abandoned")
+	}
+	t.Logf("%d of 300 commands answered as applied before the node stopped", <-answered)
 }

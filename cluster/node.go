@@ -91,6 +91,7 @@ type Node struct {
 	stopCh        chan struct{} // closed to stop every loop
 	closed        chan struct{} // closed when shutdown has finished
 	metaDone      chan struct{} // closed when metaLoop has returned
+	leaderDone    chan struct{} // closed when leaderLoop has returned
 	stopping      atomic.Bool
 
 	// mu guards closing and the Add side of wg, so no goroutine is started
@@ -143,6 +144,7 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 		stopCh:        make(chan struct{}),
 		closed:        make(chan struct{}),
 		metaDone:      make(chan struct{}),
+		leaderDone:    make(chan struct{}),
 		tombstones:    make(map[string]struct{}),
 	}
 	// Undo whatever was opened if a later step fails.
@@ -242,7 +244,10 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	// rewrites its local node in place.
 	n.gossipAddr = n.ml.LocalNode().Address()
 
-	n.spawn(n.leaderLoop)
+	n.spawn(func() {
+		defer close(n.leaderDone)
+		n.leaderLoop()
+	})
 	n.spawn(func() {
 		defer close(n.metaDone)
 		n.metaLoop()
@@ -624,6 +629,12 @@ func (n *Node) stop(graceful bool) error {
 			n.log.Warn("gossip leave", "err", err)
 		}
 	}
+	// The leader loop ends a leadership with OnLeaderChange(false), which
+	// lets the caller wait for the commands it proposed. Raft must still run
+	// then: hashicorp/raft never answers the futures of entries that were
+	// committed but not yet applied when it shuts down, and a caller waiting
+	// on one would wait for ever (and this stop with it).
+	<-n.leaderDone
 	n.stream.stopDialing()
 	if err := n.raft.Shutdown().Error(); err != nil { // also closes the transport
 		errs = append(errs, fmt.Errorf("raft shutdown: %w", err))
