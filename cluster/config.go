@@ -89,6 +89,13 @@ type Config struct {
 	// that is behind by less than a segment can still catch up from the log
 	// instead of a snapshot.
 	WALSegmentSize int
+	// SerialLeaderWrite makes the leader write new entries to its own log
+	// before it replicates them, as stock hashicorp/raft does. By default
+	// it replicates them while it writes them (third_party/hashicorp-raft,
+	// Raft thesis section 10.2.1); either way an entry commits only once a
+	// majority holds it on disk. The serial order is there to compare the
+	// two and as a way back.
+	SerialLeaderWrite bool
 	// NodeID is optional: when empty it is read from DataDir/node-id, or
 	// generated (random hex) and persisted on first start. When set it must
 	// match the persisted ID, if any.

@@ -73,6 +73,17 @@
 // a data dir keeps the kind it was created with. The store sits behind a
 // raft.LogCache of the newest 256 entries.
 //
+// # The leader writes while it replicates
+//
+// hashicorp/raft comes from third_party/hashicorp-raft (a go.mod replace):
+// v1.7.3 with one patch, described in its PATCHES.md. The leader hands new
+// entries to the replicators before it writes them to its own log, instead
+// of after (Raft thesis, section 10.2.1), so a commit waits for the slower
+// of the leader's fsync and a follower's round trip with its fsync, not for
+// their sum. An entry is still committed only when a majority holds it on
+// disk: the leader counts towards the majority only after its own write.
+// Config.SerialLeaderWrite restores the stock order.
+//
 // The stream layer retries a refused dial until the dial timeout (see
 // streamLayer): hashicorp/raft backs off exponentially, up to 10 s, after
 // each failed RPC to a peer, which used to delay the replication to a

@@ -196,6 +196,7 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	rc.SnapshotInterval = cfg.SnapshotInterval
 	rc.TrailingLogs = cfg.TrailingLogs
 	rc.NotifyCh = n.notifyCh
+	rc.LeaderWritesInParallel = !cfg.SerialLeaderWrite
 	rc.Logger = hlog
 	// A server removed by an admin stays up as a non-member follower, so
 	// its Node keeps answering Status and Members instead of failing.

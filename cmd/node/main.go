@@ -48,7 +48,7 @@ type options struct {
 	snapshotThreshold, trailingLogs            uint64
 	snapshotInterval, tick                     time.Duration
 	memoryWatermark                            int64
-	pprof, raftMetrics                         bool
+	pprof, raftMetrics, serialLeaderWrite      bool
 	maxFrame                                   int
 	logLevel, logFormat                        string
 	shutdownTimeout                            time.Duration
@@ -69,6 +69,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.advHTTP, "advertise-http", "", "HTTP address reported in cluster status (default: -http-addr)")
 	fs.StringVar(&o.join, "join", "", "comma-separated gossip addresses (host:port) of nodes to join")
 	fs.IntVar(&o.bootstrapExpect, "bootstrap-expect", 1, "bootstrap a new cluster once this many servers see each other; 1 without -join: bootstrap alone at once; 1 with -join: never bootstrap, wait to be added by the cluster joined")
+	fs.BoolVar(&o.serialLeaderWrite, "serial-leader-write", false, "the leader writes new Raft entries to its log before replicating them instead of while replicating them (slower; for comparison)")
 	fs.StringVar(&o.logStore, "log-store", "", "Raft log store: wal (raft-wal) or bolt (raft-boltdb); default: the kind the data directory holds, wal for a new one; fixed for the life of a data directory")
 	fs.IntVar(&o.walSegmentSize, "wal-segment-size", 0, "bytes per preallocated segment file of the wal log store (0: 64 MiB)")
 	fs.DurationVar(&o.heartbeat, "heartbeat-timeout", 0, "Raft heartbeat timeout (0: the LAN default)")
@@ -158,6 +159,7 @@ func (o *options) config(log *slog.Logger) broker.Config {
 			Join:               join,
 			BootstrapExpect:    o.bootstrapExpect,
 			LogStore:           o.logStore,
+			SerialLeaderWrite:  o.serialLeaderWrite,
 			WALSegmentSize:     o.walSegmentSize,
 			HeartbeatTimeout:   o.heartbeat,
 			ElectionTimeout:    o.election,
