@@ -1270,15 +1270,26 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture) {
 	prevIndex, prevTerm := r.getLastLog()
 	stager, parallel := r.logs.(logStager)
 	parallel = parallel && r.config().LeaderWritesInParallel && stager.StageLogs(logs)
+	var err error
 	if parallel {
+		// The write runs on its own goroutine and this one waits on a
+		// channel rather than in the write's fsync: a goroutine blocked in
+		// a syscall keeps its P, so the replicators notified below would
+		// wait in that P's run queue until sysmon took the P away, which on
+		// an idle machine can be after the fsync has ended.
+		stored := make(chan error, 1)
+		go func() { stored <- r.logs.StoreLogs(logs) }()
 		r.setLastLog(lastIndex, term)
 		for _, f := range r.leaderState.replState {
 			asyncNotifyCh(f.triggerCh)
 		}
+		err = <-stored
+	} else {
+		err = r.logs.StoreLogs(logs)
 	}
 
 	// Write the log entry locally
-	if err := r.logs.StoreLogs(logs); err != nil {
+	if err != nil {
 		r.logger.Error("failed to commit logs", "error", err)
 		if parallel {
 			// Followers may hold these entries now; a new leader, elected
