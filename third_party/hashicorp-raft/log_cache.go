@@ -86,9 +86,16 @@ func (c *LogCache) LastIndex() (uint64, error) {
 }
 
 func (c *LogCache) DeleteRange(min, max uint64) error {
-	// Invalidate the cache on deletes
+	// Invalidate the deleted range in the cache. (Upstream drops the whole
+	// cache, which would also drop entries staged by a leader writing in
+	// parallel, not yet in the store: its replicators would then find no
+	// such entry and send a snapshot instead.)
 	c.l.Lock()
-	c.cache = make([]*Log, len(c.cache))
+	for i, l := range c.cache {
+		if l != nil && l.Index >= min && l.Index <= max {
+			c.cache[i] = nil
+		}
+	}
 	c.l.Unlock()
 
 	return c.store.DeleteRange(min, max)
@@ -108,14 +115,16 @@ type logStager interface {
 // StageLogs implements logStager: the entries go into the cache before the
 // underlying store holds them.
 func (c *LogCache) StageLogs(logs []*Log) bool {
+	c.l.Lock()
+	defer c.l.Unlock()
+	// c.cache is replaced by DeleteRange (snapshot compaction, on another
+	// goroutine): read it only under the lock.
 	if len(logs) > len(c.cache) {
 		return false
 	}
-	c.l.Lock()
 	for _, l := range logs {
 		c.cache[l.Index%uint64(len(c.cache))] = l
 	}
-	c.l.Unlock()
 	return true
 }
 

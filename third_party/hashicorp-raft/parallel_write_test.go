@@ -263,3 +263,44 @@ func TestLeaderWritesInParallel_LocalWriteFailure(t *testing.T) {
 		t.Fatalf("applied %q, want before, [failed,] after", want)
 	}
 }
+
+// Entries staged by the leader survive a compaction of older entries, and a
+// deleted range is not served from the cache any more.
+func TestLeaderWritesInParallel_StagedEntriesSurviveDeleteRange(t *testing.T) {
+	store := NewInmemStore()
+	c, err := NewLogCache(16, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored []*Log
+	for i := uint64(1); i <= 10; i++ {
+		stored = append(stored, &Log{Index: i, Term: 1, Data: []byte{byte(i)}})
+	}
+	if err := c.StoreLogs(stored); err != nil {
+		t.Fatal(err)
+	}
+	staged := []*Log{{Index: 11, Term: 1, Data: []byte{11}}, {Index: 12, Term: 1, Data: []byte{12}}}
+	if !c.StageLogs(staged) {
+		t.Fatal("StageLogs refused two entries in a 16-entry cache")
+	}
+	if err := c.DeleteRange(1, 5); err != nil {
+		t.Fatal(err)
+	}
+	var l Log
+	for _, idx := range []uint64{11, 12} {
+		if err := c.GetLog(idx, &l); err != nil || l.Index != idx {
+			t.Fatalf("staged entry %d after DeleteRange(1, 5): %v (got index %d)", idx, err, l.Index)
+		}
+	}
+	for _, idx := range []uint64{1, 3, 5} {
+		if err := c.GetLog(idx, &l); !errors.Is(err, ErrLogNotFound) {
+			t.Fatalf("deleted entry %d: err %v, want ErrLogNotFound", idx, err)
+		}
+	}
+	if err := c.GetLog(6, &l); err != nil || l.Index != 6 {
+		t.Fatalf("entry 6 after DeleteRange(1, 5): %v", err)
+	}
+	if c.StageLogs(make([]*Log, 17)) {
+		t.Fatal("StageLogs accepted more entries than the cache holds")
+	}
+}
