@@ -9,7 +9,8 @@
 #
 # Known failures that are not the patch (third_party/hashicorp-raft/PATCHES.md):
 # TestFileSS_BadPerm (as root), TestRaft_LogStoreIsMonotonic (the LogCache wrapper hides
-# IsMonotonic), TestRaft_ProtocolVersion_Upgrade_1_2 (flaky on unpatched v1.7.3 too).
+# IsMonotonic), TestRaft_ProtocolVersion_Upgrade_1_2 and
+# TestNetworkTransport_AppendEntriesPipeline_CloseStreams (flaky on unpatched v1.7.3 too).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GO="${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}"
