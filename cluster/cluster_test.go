@@ -176,12 +176,7 @@ func TestKillLeaderFailoverAndRestart(t *testing.T) {
 		applyOnLeader(t, nodes, fmt.Sprintf("before-%d", i))
 	}
 	old := leaderOf(nodes)
-	var rest []*tnode
-	for _, n := range nodes {
-		if n != old {
-			rest = append(rest, n)
-		}
-	}
+	rest := others(nodes, old)
 	start := time.Now()
 	if err := old.Kill(); err != nil {
 		t.Fatalf("kill leader: %v", err)
@@ -545,12 +540,7 @@ func TestLeaderWriteOrdersKeepConfirmedEntries(t *testing.T) {
 			}
 			cancel()
 			wg.Wait()
-			var rest []*tnode
-			for _, n := range nodes {
-				if n != old {
-					rest = append(rest, n)
-				}
-			}
+			rest := others(nodes, old)
 			l := applyOnLeader(t, rest, "after")
 			waitFor(t, 15*time.Second, "the survivors to agree", func() bool {
 				return sameEntries(rest[0].fsm, rest[1].fsm)

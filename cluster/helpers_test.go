@@ -255,6 +255,17 @@ func holdsFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// others returns nodes without n.
+func others(nodes []*tnode, n *tnode) []*tnode {
+	var rest []*tnode
+	for _, o := range nodes {
+		if o != n {
+			rest = append(rest, o)
+		}
+	}
+	return rest
+}
+
 func leaderOf(nodes []*tnode) *tnode {
 	for _, n := range nodes {
 		if n != nil && n.IsLeader() {
