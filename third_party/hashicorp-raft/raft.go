@@ -1268,11 +1268,12 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture) {
 	// served from the log cache until they are stored, and the leader counts
 	// itself towards the commit quorum only once they are on its disk, so an
 	// entry still commits only when a majority holds it on disk.
-	prevIndex, prevTerm := r.getLastLog()
 	stager, parallel := r.logs.(logStager)
 	parallel = parallel && r.config().LeaderWritesInParallel && stager.StageLogs(logs)
 	var err error
+	var prevIndex, prevTerm uint64 // restored if the write fails
 	if parallel {
+		prevIndex, prevTerm = r.getLastLog()
 		// The write runs on its own goroutine, which yields once before it
 		// starts, and this one waits on a channel rather than in the
 		// write's fsync: a goroutine blocked in a syscall keeps its P, so
