@@ -64,6 +64,13 @@ func Start(t testing.TB, n int, opts ...Option) *Cluster {
 	if c.s.logger == nil {
 		c.s.logger = testLogger()
 	}
+	// The data dirs come first: t.Cleanup runs last-registered first, so
+	// the nodes must be shut down (registered after) before their dirs are
+	// removed, or a node still writing a snapshot makes the removal fail.
+	dirs := make([]string, n)
+	for i := range dirs {
+		dirs[i] = t.TempDir()
+	}
 	t.Cleanup(c.shutdown)
 	var seed string
 	for i := range n {
@@ -71,7 +78,7 @@ func Start(t testing.TB, n int, opts ...Option) *Cluster {
 			ClientAddr: "127.0.0.1:0",
 			Logger:     c.s.logger.With("node", i),
 		}
-		cfg.Cluster.DataDir = t.TempDir()
+		cfg.Cluster.DataDir = dirs[i]
 		cfg.Cluster.NodeID = fmt.Sprintf("node%d", i)
 		cfg.Cluster.RaftAddr = "127.0.0.1:0"
 		cfg.Cluster.GossipAddr = "127.0.0.1:0"
