@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -458,8 +459,10 @@ func TestKillWithCommandsInFlight(t *testing.T) {
 	var mu sync.Mutex
 	var futures []raft.ApplyFuture
 	answered := make(chan int, 1)
+	established := make(chan struct{})
 	cfg.OnLeaderChange = func(isLeader bool) {
 		if isLeader {
+			close(established)
 			return
 		}
 		mu.Lock()
@@ -477,7 +480,14 @@ func TestKillWithCommandsInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "single node leadership", n.IsLeader)
+	// Only an established leadership is announced as ended: a node stopped
+	// before its leader loop took the leadership never calls
+	// OnLeaderChange at all.
+	select {
+	case <-established:
+	case <-time.After(10 * time.Second):
+		t.Fatal("single node leadership not established in 10 s")
+	}
 	for i := range 300 {
 		f := n.Raft().Apply([]byte(fmt.Sprintf("e%d", i)), 0)
 		mu.Lock()
@@ -494,7 +504,68 @@ func TestKillWithCommandsInFlight(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Kill did not return: the end of leadership waited on futures raft had abandoned")
 	}
-	t.Logf("%d of 300 commands answered as applied before the node stopped", <-answered)
+	select {
+	case n := <-answered:
+		t.Logf("%d of 300 commands answered as applied before the node stopped", n)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the end of leadership was not announced")
+	}
+}
+
+// Kill returns, and every Apply with it, when the node stops with
+// committed commands still queued for a slow FSM: hashicorp/raft (as
+// patched, see third_party/hashicorp-raft/PATCHES.md) answers them
+// ErrRaftShutdown, where stock v1.7.3 left them unanswered and stop waited
+// for ever for the goroutines waiting on them.
+func TestKillUnderApplyLoadReturns(t *testing.T) {
+	n, err := Start(ctxT(t, 10*time.Second), newConfig(t), &slowFSM{delay: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "single node leadership", n.IsLeader)
+	ctx := ctxT(t, 60*time.Second)
+	var applied, failed atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 1000; i++ {
+				if _, _, _, err := n.Apply(ctx, []byte(fmt.Sprintf("w%d-%d", w, i))); err != nil {
+					// Proposed before the stop: the outcome is unknown.
+					// Not proposed: the node is shut down.
+					if !errors.Is(err, ErrIndeterminate) && !errors.Is(err, ErrShutdown) {
+						t.Errorf("apply during kill: %v, want ErrIndeterminate or ErrShutdown", err)
+					}
+					failed.Add(1)
+					return
+				}
+				applied.Add(1)
+			}
+		}()
+	}
+	waitFor(t, 10*time.Second, "commands applied", func() bool { return applied.Load() >= 50 })
+	done := make(chan error, 1)
+	go func() { done <- n.Kill() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("kill: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Kill did not return: committed commands queued for the FSM were never answered")
+	}
+	returned := make(chan struct{})
+	go func() { wg.Wait(); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Apply calls still waiting after Kill returned")
+	}
+	if failed.Load() == 0 {
+		t.Fatal("no Apply failed: the node stopped with nothing in flight, so the test proved nothing")
+	}
+	t.Logf("%d applied, %d writers ended with an error", applied.Load(), failed.Load())
 }
 
 // Both write orders of the leader (parallel, the default, and serial) keep

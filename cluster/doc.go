@@ -76,7 +76,10 @@
 // # The leader writes while it replicates
 //
 // hashicorp/raft comes from third_party/hashicorp-raft (a go.mod replace):
-// v1.7.3 with one patch, described in its PATCHES.md. The leader hands new
+// v1.7.3 with two patches, described in its PATCHES.md. The second makes
+// a shutdown answer ErrRaftShutdown to the futures of committed entries still
+// queued for the FSM, which stock v1.7.3 never answers (a stop under load
+// hung on them). The first: the leader hands new
 // entries to the replicators before it writes them to its own log, instead
 // of after (Raft thesis, section 10.2.1), so a commit waits for the slower
 // of the leader's fsync and a follower's round trip with its fsync, not for

@@ -54,6 +54,11 @@ func (n *Node) mapRaftErr(op string, err error, proposed bool) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, raft.ErrRaftShutdown):
+		if proposed {
+			// Committed entries still queued for the FSM are answered so
+			// at shutdown: the command may be in the log.
+			return fmt.Errorf("%s: %w: %w", op, ErrIndeterminate, ErrShutdown)
+		}
 		return fmt.Errorf("%s: %w", op, ErrShutdown)
 	case errors.Is(err, raft.ErrNotLeader):
 		return n.notLeaderErr(op)

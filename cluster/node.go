@@ -632,9 +632,10 @@ func (n *Node) stop(graceful bool) error {
 	}
 	// The leader loop ends a leadership with OnLeaderChange(false), which
 	// lets the caller wait for the commands it proposed. Raft must still run
-	// then: hashicorp/raft never answers the futures of entries that were
-	// committed but not yet applied when it shuts down, and a caller waiting
-	// on one would wait for ever (and this stop with it).
+	// then, so that they get their real outcome: a shutdown answers the
+	// commands still queued for the FSM with ErrRaftShutdown (stock
+	// hashicorp/raft never answered them, and a caller waiting on one waited
+	// for ever; see third_party/hashicorp-raft/PATCHES.md).
 	<-n.leaderDone
 	n.stream.stopDialing()
 	if err := n.raft.Shutdown().Error(); err != nil { // also closes the transport

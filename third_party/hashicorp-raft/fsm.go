@@ -258,6 +258,33 @@ func (r *Raft) runFSM() {
 			snapshot(req)
 
 		case <-r.shutdownCh:
+			r.failQueuedFSMWork()
+			return
+		}
+	}
+}
+
+// failQueuedFSMWork answers ErrRaftShutdown to the futures of the work still
+// queued for the FSM, which runFSM will no longer take: stock hashicorp/raft
+// leaves them unanswered when it shuts down (hashicorp/raft#498), and a
+// caller waiting on one waits for ever. runFSM calls it as it returns, and
+// the shutdown future once every Raft goroutine has ended, for a batch the
+// main loop queued after runFSM's call.
+func (r *Raft) failQueuedFSMWork() {
+	for {
+		select {
+		case ptr := <-r.fsmMutateCh:
+			switch req := ptr.(type) {
+			case []*commitTuple:
+				for _, cl := range req {
+					if cl.future != nil {
+						cl.future.respond(ErrRaftShutdown)
+					}
+				}
+			case *restoreFuture:
+				req.respond(ErrRaftShutdown)
+			}
+		default:
 			return
 		}
 	}

@@ -173,6 +173,7 @@ func (s *shutdownFuture) Error() error {
 		return nil
 	}
 	s.raft.waitShutdown()
+	s.raft.failQueuedFSMWork()
 	if closeable, ok := s.raft.trans.(WithClose); ok {
 		closeable.Close()
 	}
