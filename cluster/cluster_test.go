@@ -494,16 +494,7 @@ func TestKillWithCommandsInFlight(t *testing.T) {
 		futures = append(futures, f)
 		mu.Unlock()
 	}
-	done := make(chan error, 1)
-	go func() { done <- n.Kill() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("kill: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Kill did not return: the end of leadership waited on futures raft had abandoned")
-	}
+	killWithin(t, n, 20*time.Second, "the end of leadership waited on futures raft had abandoned")
 	select {
 	case n := <-answered:
 		t.Logf("%d of 300 commands answered as applied before the node stopped", n)
@@ -545,16 +536,7 @@ func TestKillUnderApplyLoadReturns(t *testing.T) {
 		}()
 	}
 	waitFor(t, 10*time.Second, "commands applied", func() bool { return applied.Load() >= 50 })
-	done := make(chan error, 1)
-	go func() { done <- n.Kill() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("kill: %v", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Kill did not return: committed commands queued for the FSM were never answered")
-	}
+	killWithin(t, n, 20*time.Second, "committed commands queued for the FSM were never answered")
 	returned := make(chan struct{})
 	go func() { wg.Wait(); close(returned) }()
 	select {

@@ -322,3 +322,19 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+// killWithin kills n and fails the test if Kill does not return within d;
+// why says what a hang would mean.
+func killWithin(t testing.TB, n *Node, d time.Duration, why string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- n.Kill() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("kill: %v", err)
+		}
+	case <-time.After(d):
+		t.Fatalf("Kill did not return in %v: %s", d, why)
+	}
+}
