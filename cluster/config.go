@@ -61,9 +61,12 @@ const (
 // written without reading it back. Replication trails by a few entries, so
 // a small cache serves it; an entry can be a group commit of hundreds of
 // KiB, so a large one costs memory: with 4096 entries W1 left 600-770 MB
-// resident per node, with 256 510-580 MB, at the same throughput and CPU
-// (docs/performance.md).
-const logCacheSize = 256
+// resident per node, with 256 510-580 MB, at the same throughput and CPU.
+// With 64, a node faults in about 20% fewer pages under W1, which paid 12-30%
+// more throughput on a machine where first touches of memory were dear
+// (docs/performance.md, "Third pass"). A follower further behind than that is
+// served from the log store.
+const logCacheSize = 64
 
 // Limits that keep gossip metadata well under memberlist's 512-byte cap.
 const (

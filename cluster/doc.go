@@ -71,7 +71,7 @@
 // per message and 40% lower single-publish latency; Consul made the same
 // move. raft-boltdb (LogStoreBolt) stays available with Config.LogStore, and
 // a data dir keeps the kind it was created with. The store sits behind a
-// raft.LogCache of the newest 256 entries.
+// raft.LogCache of the newest 64 entries.
 //
 // # The leader writes while it replicates
 //
