@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/raftmq/raftmq/internal/testaddr"
 )
 
 // testFSM appends every command to a slice; a snapshot is the msgpack of
@@ -124,10 +126,12 @@ func (tn *tnode) leaderEvents() []bool {
 
 func newConfig(t testing.TB) Config {
 	t.Helper()
+	// Fixed ports outside the ephemeral range: restartNode binds the same
+	// ones, which an outgoing connection could otherwise take.
 	return Config{
 		DataDir:    t.TempDir(),
-		RaftAddr:   "127.0.0.1:0",
-		GossipAddr: "127.0.0.1:0",
+		RaftAddr:   testaddr.Loopback(t),
+		GossipAddr: testaddr.Loopback(t),
 		Logger:     testLogger(),
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/raftmq/raftmq/broker"
+	"github.com/raftmq/raftmq/internal/testaddr"
 )
 
 // DefaultWait bounds WaitLeader and the other waits of this package.
@@ -74,14 +75,16 @@ func Start(t testing.TB, n int, opts ...Option) *Cluster {
 	t.Cleanup(c.shutdown)
 	var seed string
 	for i := range n {
+		// Fixed ports outside the ephemeral range: a restarted node binds
+		// the same ones, which an outgoing connection could otherwise take.
 		cfg := broker.Config{
-			ClientAddr: "127.0.0.1:0",
+			ClientAddr: testaddr.Loopback(t),
 			Logger:     c.s.logger.With("node", i),
 		}
 		cfg.Cluster.DataDir = dirs[i]
 		cfg.Cluster.NodeID = fmt.Sprintf("node%d", i)
-		cfg.Cluster.RaftAddr = "127.0.0.1:0"
-		cfg.Cluster.GossipAddr = "127.0.0.1:0"
+		cfg.Cluster.RaftAddr = testaddr.Loopback(t)
+		cfg.Cluster.GossipAddr = testaddr.Loopback(t)
 		cfg.Cluster.BootstrapExpect = n
 		if seed != "" {
 			cfg.Cluster.Join = []string{seed}
