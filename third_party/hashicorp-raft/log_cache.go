@@ -117,8 +117,8 @@ type logStager interface {
 func (c *LogCache) StageLogs(logs []*Log) bool {
 	c.l.Lock()
 	defer c.l.Unlock()
-	// c.cache is replaced by DeleteRange (snapshot compaction, on another
-	// goroutine): read it only under the lock.
+	// DeleteRange (snapshot compaction, on another goroutine) clears slots
+	// of c.cache: read and write it only under the lock.
 	if len(logs) > len(c.cache) {
 		return false
 	}
