@@ -65,8 +65,8 @@ func free(port int) bool {
 }
 
 // ephemeralLow is the lowest port of Linux's ephemeral range, or 32768 (its
-// default) where that cannot be read.
-func ephemeralLow() int {
+// default) where that cannot be read. It is read once per process.
+var ephemeralLow = sync.OnceValue(func() int {
 	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
 	if err != nil {
 		return 32768
@@ -80,4 +80,4 @@ func ephemeralLow() int {
 		return 32768
 	}
 	return low
-}
+})
