@@ -229,12 +229,16 @@ func run(args []string, stderr io.Writer) int {
 	return 0
 }
 
-// adviseHugePages runs hugepages.Advise until ctx ends; the returned channel
-// closes when it has returned.
+// adviseHugePages runs hugepages.Advise until ctx ends, after saying in the
+// log whether it can work here; the returned channel closes when it has
+// returned.
 func adviseHugePages(ctx context.Context, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		if mode, err := hugepages.SystemMode(); err == nil && (mode == "madvise" || mode == "always") {
+			log.Info("asking Linux for huge pages for the node's memory", "thp", mode)
+		}
 		err := hugepages.Advise(ctx, hugepages.DefaultPremap)
 		switch {
 		case errors.Is(err, hugepages.ErrUnsupported):

@@ -22,6 +22,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -76,13 +77,17 @@ func premapHeap(n int64) (release func()) {
 	}
 }
 
-// premapSize caps want at a quarter of the machine's memory, and returns 0
-// where the kernel refuses to overcommit (vm.overcommit_memory = 2): there
-// mapping address space ahead of use would count against the commit limit,
-// and a refused mapping ends a Go program.
+// premapSize caps want at a quarter of the machine's memory and at half the
+// Go memory limit (GOMEMLIMIT), and returns 0 where the kernel refuses to
+// overcommit (vm.overcommit_memory = 2): there mapping address space ahead of
+// use would count against the commit limit, and a refused mapping ends a Go
+// program.
 func premapSize(want int64) int64 {
 	if want <= 0 {
 		return 0
+	}
+	if limit := debug.SetMemoryLimit(-1); limit < math.MaxInt64 {
+		want = min(want, limit/2)
 	}
 	if b, err := os.ReadFile("/proc/sys/vm/overcommit_memory"); err != nil || strings.TrimSpace(string(b)) == "2" {
 		return 0
@@ -122,9 +127,9 @@ func parseMemTotal(b []byte) (int64, error) {
 	return 0, errors.New("meminfo: no MemTotal line")
 }
 
-// Mapping is one range of a process's address space, as listed in
+// mapping is one range of a process's address space, as listed in
 // /proc/<pid>/maps.
-type Mapping struct {
+type mapping struct {
 	Start, End uintptr
 	Perms      string
 	Path       string
@@ -132,13 +137,13 @@ type Mapping struct {
 
 // anonymousPrivateWritable reports whether m is memory only this process
 // writes and no file backs: what THP "always" would apply to.
-func (m Mapping) anonymousPrivateWritable() bool {
+func (m mapping) anonymousPrivateWritable() bool {
 	return m.Perms == "rw-p" && (m.Path == "" || m.Path == "[heap]")
 }
 
-// ParseMaps reads the format of /proc/<pid>/maps.
-func ParseMaps(r io.Reader) ([]Mapping, error) {
-	var out []Mapping
+// parseMaps reads the format of /proc/<pid>/maps.
+func parseMaps(r io.Reader) ([]mapping, error) {
+	var out []mapping
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
@@ -161,7 +166,7 @@ func ParseMaps(r io.Reader) ([]Mapping, error) {
 		if end < start {
 			return nil, fmt.Errorf("maps line %q: end below start", line)
 		}
-		m := Mapping{Start: uintptr(start), End: uintptr(end), Perms: f[1]}
+		m := mapping{Start: uintptr(start), End: uintptr(end), Perms: f[1]}
 		if len(f) > 5 {
 			m.Path = strings.Join(f[5:], " ")
 		}
@@ -173,14 +178,14 @@ func ParseMaps(r io.Reader) ([]Mapping, error) {
 	return out, nil
 }
 
-// AdviseOnce marks every private anonymous writable mapping of the process
+// adviseOnce marks every private anonymous writable mapping of the process
 // for huge pages and returns how many bytes it marked.
-func AdviseOnce() (int64, error) {
+func adviseOnce() (int64, error) {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return 0, fmt.Errorf("huge pages: %w", err)
 	}
-	maps, err := ParseMaps(f)
+	maps, err := parseMaps(f)
 	f.Close()
 	if err != nil {
 		return 0, fmt.Errorf("huge pages: %w", err)
@@ -227,7 +232,7 @@ func Advise(ctx context.Context, premap int64) error {
 		return fmt.Errorf("%w: system setting %q", ErrUnsupported, mode)
 	}
 	release := premapHeap(premapSize(premap))
-	_, err = AdviseOnce()
+	_, err = adviseOnce()
 	release()
 	if err != nil {
 		return err
@@ -253,7 +258,7 @@ func Advise(ctx context.Context, premap int64) error {
 		if now := mapped(); now != last {
 			last = now
 			interval = minPollInterval
-			if _, err := AdviseOnce(); err != nil {
+			if _, err := adviseOnce(); err != nil {
 				return err
 			}
 		} else if interval = 2 * interval; interval > maxPollInterval {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,7 +31,7 @@ func TestParseMode(t *testing.T) {
 	}
 }
 
-func TestParseMaps(t *testing.T) {
+func TestparseMaps(t *testing.T) {
 	const maps = `00400000-00a23000 r-xp 00000000 fd:01 1234                               /work/bin/node
 010cd000-01136000 rw-p 00cc4000 fd:01 1234                               /work/bin/node
 01136000-0317c000 rw-p 00000000 00:00 0
@@ -40,7 +41,7 @@ func TestParseMaps(t *testing.T) {
 7fbbac41e000-7fbbac426000 r--s 00000000 fd:01 99                         /data/wal/wal meta.db
 7ffd1c9b1000-7ffd1c9d2000 rw-p 00000000 00:00 0                          [stack]
 `
-	got, err := ParseMaps(strings.NewReader(maps))
+	got, err := parseMaps(strings.NewReader(maps))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +73,8 @@ func TestParseMaps(t *testing.T) {
 		"00a23000-00400000 r-xp 00000000 fd:01 1\n",
 		"00400000-00a23000 r-xp\n",
 	} {
-		if _, err := ParseMaps(strings.NewReader(bad)); err == nil {
-			t.Errorf("ParseMaps(%q): no error", bad)
+		if _, err := parseMaps(strings.NewReader(bad)); err == nil {
+			t.Errorf("parseMaps(%q): no error", bad)
 		}
 	}
 }
@@ -115,6 +116,11 @@ func TestPremapSizeIsCapped(t *testing.T) {
 	}
 	if got := premapSize(0); got != 0 {
 		t.Errorf("premapSize(0) = %d", got)
+	}
+	old := debug.SetMemoryLimit(100 << 20)
+	defer debug.SetMemoryLimit(old)
+	if got := premapSize(1 << 30); got > 50<<20 {
+		t.Errorf("premapSize(1 GiB) under a 100 MiB memory limit = %d, want at most 50 MiB", got)
 	}
 }
 
