@@ -31,7 +31,7 @@ func TestParseMode(t *testing.T) {
 	}
 }
 
-func TestparseMaps(t *testing.T) {
+func TestParseMaps(t *testing.T) {
 	const maps = `00400000-00a23000 r-xp 00000000 fd:01 1234                               /work/bin/node
 010cd000-01136000 rw-p 00cc4000 fd:01 1234                               /work/bin/node
 01136000-0317c000 rw-p 00000000 00:00 0
