@@ -8,7 +8,7 @@
 // the wall-clock second it started, which shows stalls that come at fixed
 // times (a virtual disk's, for example) whatever program writes.
 //
-//	go run ./scripts/fsyncprobe [-dir /tmp] [-writers 3] [-for 3s] [-size 1200] [-slow 3ms]
+//	go run ./scripts/fsyncprobe [-dir /tmp] [-writers 3] [-for 3s] [-size 1200] [-slow 3ms] [-every 0] [-zero]
 package main
 
 import (
@@ -23,12 +23,17 @@ import (
 	"time"
 )
 
+// fileSize is the size of each writer's file.
+const fileSize = 64 << 20
+
 func main() {
 	dir := flag.String("dir", os.TempDir(), "directory for the probe's files (on the disk to measure)")
 	writers := flag.Int("writers", 3, "writers at once")
 	dur := flag.Duration("for", 3*time.Second, "how long each writer writes")
 	size := flag.Int("size", 1200, "bytes per append")
 	slow := flag.Duration("slow", 3*time.Millisecond, "report every fsync at least this slow")
+	every := flag.Duration("every", 0, "start an append at most this often per writer (0: back to back)")
+	zero := flag.Bool("zero", false, "write the file full of zeros first instead of preallocating it, and use fdatasync")
 	flag.Parse()
 	if *writers < 1 || *size < 1 || *dur <= 0 {
 		fmt.Fprintln(os.Stderr, "fsyncprobe: -writers, -size and -for must be positive")
@@ -39,7 +44,7 @@ func main() {
 	var wg sync.WaitGroup
 	for w := range *writers {
 		wg.Go(func() {
-			r, err := probe(filepath.Join(*dir, fmt.Sprintf("fsyncprobe-%d-%d", os.Getpid(), w)), *size, *dur, *slow)
+			r, err := probe(filepath.Join(*dir, fmt.Sprintf("fsyncprobe-%d-%d", os.Getpid(), w)), *size, *dur, *slow, *every, *zero)
 			if err != nil {
 				r = "error: " + err.Error()
 			}
@@ -52,27 +57,41 @@ func main() {
 
 // probe appends size-byte records to a new file at path, fsyncing after
 // each, for d, and removes the file.
-func probe(path string, size int, d, slow time.Duration) (string, error) {
+func probe(path string, size int, d, slow, every time.Duration, zero bool) (string, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("create: %w", err)
 	}
 	defer os.Remove(path)
 	defer f.Close()
-	// raft-wal preallocates its segments the same way (fallocate, mode 0).
-	if err := syscall.Fallocate(int(f.Fd()), 0, 0, 64<<20); err != nil {
+	sync := f.Sync
+	if zero {
+		if _, err := f.Write(make([]byte, fileSize)); err != nil {
+			return "", fmt.Errorf("zero-fill: %w", err)
+		}
+		if err := f.Sync(); err != nil {
+			return "", fmt.Errorf("zero-fill: %w", err)
+		}
+		sync = func() error { return syscall.Fdatasync(int(f.Fd())) }
+	} else if err := syscall.Fallocate(int(f.Fd()), 0, 0, fileSize); err != nil {
+		// raft-wal preallocates its segments the same way (fallocate, mode 0).
 		return "", fmt.Errorf("preallocate: %w", err)
 	}
 	buf := make([]byte, size)
 	var lat []time.Duration
 	var slowAt []string
 	end := time.Now().Add(d)
-	for off := int64(0); time.Now().Before(end) && off+int64(size) <= 64<<20; off += int64(size) {
+	next := time.Now()
+	for off := int64(0); time.Now().Before(end) && off+int64(size) <= fileSize; off += int64(size) {
+		if every > 0 {
+			time.Sleep(time.Until(next))
+			next = next.Add(every)
+		}
 		start := time.Now()
 		if _, err := f.WriteAt(buf, off); err != nil {
 			return "", fmt.Errorf("write: %w", err)
 		}
-		if err := f.Sync(); err != nil {
+		if err := sync(); err != nil {
 			return "", fmt.Errorf("fsync: %w", err)
 		}
 		took := time.Since(start)
