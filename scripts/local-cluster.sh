@@ -13,8 +13,8 @@
 #   NODE_ARGS         extra flags for every node, e.g. "-election-timeout 500ms"
 #   NODE_BIN          the node binary to run (default bin/node, built by start unless NO_BUILD=1)
 #   NO_BUILD=1        use bin/node and bin/raftmq as they are
-#   NODE_GOMAXPROCS   GOMAXPROCS of each node (default: the host's CPUs divided among the three nodes, at least 1;
-#                     the three share one host, so each gets its share, as a CPU limit per container would give it)
+#   NODE_GOMAXPROCS   GOMAXPROCS of each node (default: Go's, all the host's CPUs, as the anchors run NATS; races
+#                     compare like with like, see docs/performance.md, "Fourth pass", for what 1 does to both)
 #
 # Ports (127.0.0.1 only; none of the anchors' NATS 4222-4224, 6222-6224, 8222-8224 or RabbitMQ 4369, 5672-5674,
 # 25672-25674, nor the compose cluster's 6570-6780):
@@ -30,7 +30,7 @@ DIR="${DIR%/}"
 NODE_BIN="${NODE_BIN:-$ROOT/bin/node}"
 CLI_BIN="$ROOT/bin/raftmq"
 NODES=(n1 n2 n3)
-NODE_GOMAXPROCS="${NODE_GOMAXPROCS:-$(( $(nproc) / 3 > 1 ? $(nproc) / 3 : 1 ))}"
+NODE_GOMAXPROCS="${NODE_GOMAXPROCS:-${GOMAXPROCS:-}}"
 GO="${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}"
 
 die() { echo "local-cluster.sh: $*" >&2; exit 1; }
@@ -83,7 +83,7 @@ launch() {
   local n="$1"
   mkdir -p "$DIR/$n"
   # shellcheck disable=SC2086  # NODE_ARGS is a list of flags
-  GOMAXPROCS="$NODE_GOMAXPROCS" "$NODE_BIN" -id "$n" -data "$DIR/$n" \
+  env ${NODE_GOMAXPROCS:+GOMAXPROCS="$NODE_GOMAXPROCS"} "$NODE_BIN" -id "$n" -data "$DIR/$n" \
     -client-addr "$(client_addr "$n")" -raft-addr "$(raft_addr "$n")" \
     -gossip-addr "$(gossip_addr "$n")" -http-addr "$(http_addr "$n")" \
     -join "$(join_list)" -bootstrap-expect 3 ${NODE_ARGS:-} \
