@@ -236,7 +236,7 @@ func adviseHugePages(ctx context.Context, log *slog.Logger) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if mode, err := hugepages.SystemMode(); err == nil && (mode == "madvise" || mode == "always") {
+		if mode, err := hugepages.Supported(); err == nil {
 			log.Info("asking Linux for huge pages for the node's memory", "thp", mode)
 		}
 		err := hugepages.Advise(ctx, hugepages.DefaultPremap)

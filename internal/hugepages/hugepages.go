@@ -50,6 +50,20 @@ func SystemMode() (string, error) {
 	return parseMode(b)
 }
 
+// Supported returns the system's THP setting when it honours a program's
+// request for huge pages ("madvise" or "always"), and an error wrapping
+// ErrUnsupported otherwise.
+func Supported() (string, error) {
+	mode, err := SystemMode()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
+	if mode != "madvise" && mode != "always" {
+		return "", fmt.Errorf("%w: system setting %q", ErrUnsupported, mode)
+	}
+	return mode, nil
+}
+
 func parseMode(b []byte) (string, error) {
 	for _, f := range strings.Fields(string(b)) {
 		if len(f) > 2 && f[0] == '[' && f[len(f)-1] == ']' {
@@ -179,18 +193,17 @@ func parseMaps(r io.Reader) ([]mapping, error) {
 }
 
 // adviseOnce marks every private anonymous writable mapping of the process
-// for huge pages and returns how many bytes it marked.
-func adviseOnce() (int64, error) {
+// for huge pages.
+func adviseOnce() error {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
-		return 0, fmt.Errorf("huge pages: %w", err)
+		return fmt.Errorf("huge pages: %w", err)
 	}
 	maps, err := parseMaps(f)
 	f.Close()
 	if err != nil {
-		return 0, fmt.Errorf("huge pages: %w", err)
+		return fmt.Errorf("huge pages: %w", err)
 	}
-	var n int64
 	for _, m := range maps {
 		if !m.anonymousPrivateWritable() {
 			continue
@@ -198,11 +211,10 @@ func adviseOnce() (int64, error) {
 		// A mapping can go between reading the list and advising it
 		// (ENOMEM); that is not an error, the next round sees the change.
 		if err := adviseHuge(m.Start, m.End-m.Start); err != nil && !errors.Is(err, errGone) {
-			return n, fmt.Errorf("huge pages: madvise %#x-%#x: %w", m.Start, m.End, err)
+			return fmt.Errorf("huge pages: madvise %#x-%#x: %w", m.Start, m.End, err)
 		}
-		n += int64(m.End - m.Start)
 	}
-	return n, nil
+	return nil
 }
 
 // DefaultPremap is how much heap address space Advise has the Go runtime map
@@ -224,15 +236,11 @@ const DefaultPremap = 1 << 30
 // pages is present yet): without the premapped space about half of the heap
 // would get huge pages.
 func Advise(ctx context.Context, premap int64) error {
-	mode, err := SystemMode()
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrUnsupported, err)
-	}
-	if mode != "madvise" && mode != "always" {
-		return fmt.Errorf("%w: system setting %q", ErrUnsupported, mode)
+	if _, err := Supported(); err != nil {
+		return err
 	}
 	release := premapHeap(premapSize(premap))
-	_, err = adviseOnce()
+	err := adviseOnce()
 	release()
 	if err != nil {
 		return err
@@ -258,7 +266,7 @@ func Advise(ctx context.Context, premap int64) error {
 		if now := mapped(); now != last {
 			last = now
 			interval = minPollInterval
-			if _, err := adviseOnce(); err != nil {
+			if err := adviseOnce(); err != nil {
 				return err
 			}
 		} else if interval = 2 * interval; interval > maxPollInterval {
