@@ -30,7 +30,6 @@ DIR="${DIR%/}"
 NODE_BIN="${NODE_BIN:-$ROOT/bin/node}"
 CLI_BIN="$ROOT/bin/raftmq"
 NODES=(n1 n2 n3)
-NODE_GOMAXPROCS="${NODE_GOMAXPROCS:-${GOMAXPROCS:-}}"
 GO="${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}"
 
 die() { echo "local-cluster.sh: $*" >&2; exit 1; }

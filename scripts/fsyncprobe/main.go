@@ -55,8 +55,8 @@ func main() {
 	fmt.Println(strings.Join(results, "\n"))
 }
 
-// probe appends size-byte records to a new file at path, fsyncing after
-// each, for d, and removes the file.
+// probe appends size-byte records to a new file at path, syncing after
+// each (fsync, or fdatasync with zero), for d, and removes the file.
 func probe(path string, size int, d, slow, every time.Duration, zero bool) (string, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -99,6 +99,9 @@ func probe(path string, size int, d, slow, every time.Duration, zero bool) (stri
 		if took >= slow {
 			slowAt = append(slowAt, fmt.Sprintf("%d ms (%.1f ms)", start.Nanosecond()/1e6, float64(took.Microseconds())/1000))
 		}
+	}
+	if len(lat) == 0 {
+		return "", fmt.Errorf("no append finished within %v", d)
 	}
 	slices.Sort(lat)
 	q := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
