@@ -8,7 +8,7 @@
 // the wall-clock second it started, which shows stalls that come at fixed
 // times (a virtual disk's, for example) whatever program writes.
 //
-//	go run ./scripts/fsyncprobe [-dir /tmp] [-writers 3] [-for 3s] [-size 1200] [-slow 3ms] [-every 0] [-zero]
+//	go run ./scripts/fsyncprobe [-dir /tmp] [-writers 3] [-for 3s] [-size 1200] [-slow 3ms] [-every 0] [-fill fallocate|zero] [-sync fsync|fdatasync]
 package main
 
 import (
@@ -33,18 +33,24 @@ func main() {
 	size := flag.Int("size", 1200, "bytes per append")
 	slow := flag.Duration("slow", 3*time.Millisecond, "report every fsync at least this slow")
 	every := flag.Duration("every", 0, "start an append at most this often per writer (0: back to back)")
-	zero := flag.Bool("zero", false, "write the file full of zeros first instead of preallocating it, and use fdatasync")
+	fill := flag.String("fill", "fallocate", "how each file is prepared: fallocate (as raft-wal does) or zero (written full of zeros and synced)")
+	syncCall := flag.String("sync", "fsync", "the call after each append: fsync or fdatasync")
 	flag.Parse()
 	if *writers < 1 || *size < 1 || *dur <= 0 {
 		fmt.Fprintln(os.Stderr, "fsyncprobe: -writers, -size and -for must be positive")
 		os.Exit(2)
 	}
+	if (*fill != "fallocate" && *fill != "zero") || (*syncCall != "fsync" && *syncCall != "fdatasync") {
+		fmt.Fprintln(os.Stderr, "fsyncprobe: -fill is fallocate or zero, -sync is fsync or fdatasync")
+		os.Exit(2)
+	}
+	zero, datasync := *fill == "zero", *syncCall == "fdatasync"
 
 	results := make([]string, *writers)
 	var wg sync.WaitGroup
 	for w := range *writers {
 		wg.Go(func() {
-			r, err := probe(filepath.Join(*dir, fmt.Sprintf("fsyncprobe-%d-%d", os.Getpid(), w)), *size, *dur, *slow, *every, *zero)
+			r, err := probe(filepath.Join(*dir, fmt.Sprintf("fsyncprobe-%d-%d", os.Getpid(), w)), *size, *dur, *slow, *every, zero, datasync)
 			if err != nil {
 				r = "error: " + err.Error()
 			}
@@ -56,8 +62,10 @@ func main() {
 }
 
 // probe appends size-byte records to a new file at path, syncing after
-// each (fsync, or fdatasync with zero), for d, and removes the file.
-func probe(path string, size int, d, slow, every time.Duration, zero bool) (string, error) {
+// each (fdatasync with datasync, else fsync), for d, and removes the file.
+// With zero the file is first written full of zeros and synced, else it is
+// preallocated.
+func probe(path string, size int, d, slow, every time.Duration, zero, datasync bool) (string, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return "", fmt.Errorf("create: %w", err)
@@ -65,6 +73,9 @@ func probe(path string, size int, d, slow, every time.Duration, zero bool) (stri
 	defer os.Remove(path)
 	defer f.Close()
 	sync := f.Sync
+	if datasync {
+		sync = func() error { return syscall.Fdatasync(int(f.Fd())) }
+	}
 	if zero {
 		if _, err := f.Write(make([]byte, fileSize)); err != nil {
 			return "", fmt.Errorf("zero-fill: %w", err)
@@ -72,7 +83,6 @@ func probe(path string, size int, d, slow, every time.Duration, zero bool) (stri
 		if err := f.Sync(); err != nil {
 			return "", fmt.Errorf("zero-fill: %w", err)
 		}
-		sync = func() error { return syscall.Fdatasync(int(f.Fd())) }
 	} else if err := syscall.Fallocate(int(f.Fd()), 0, 0, fileSize); err != nil {
 		// raft-wal preallocates its segments the same way (fallocate, mode 0).
 		return "", fmt.Errorf("preallocate: %w", err)
