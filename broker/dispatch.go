@@ -3,6 +3,7 @@ package broker
 import (
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/raftmq/raftmq/fsm"
@@ -41,6 +42,12 @@ type dispatcher struct {
 	// former leader, so they are marked redelivered.
 	gainSeq map[string]uint64
 
+	// withState holds the names of d.queues (the queues a pass would look
+	// at), copied on every change under mu, so markDirty can skip the
+	// others without taking mu: a publish to a queue nobody consumes on
+	// this leader wakes no dispatch pass.
+	withState atomic.Pointer[map[string]struct{}]
+
 	dirtyMu  sync.Mutex
 	dirty    map[string]struct{}
 	dirtyAll bool
@@ -76,8 +83,20 @@ func newDispatcher(b *Broker) *dispatcher {
 	}
 }
 
-// markDirty is the FSM's notify callback: it never blocks.
+// markDirty is the FSM's notify callback: it never blocks. A queue
+// without dispatch state is skipped: a pass would not look at it. (addConsumer
+// creates the state before its own markDirty, so a message applied before that
+// is seen by that pass, and one applied after it marks the queue.)
 func (d *dispatcher) markDirty(name string) {
+	if name != "" {
+		m := d.withState.Load()
+		if m == nil {
+			return
+		}
+		if _, ok := (*m)[name]; !ok {
+			return
+		}
+	}
 	d.dirtyMu.Lock()
 	if name == "" {
 		d.dirtyAll = true
@@ -97,6 +116,7 @@ func (d *dispatcher) activate() {
 	defer d.mu.Unlock()
 	d.active = true
 	d.queues = make(map[string]*qstate)
+	d.queuesChanged()
 	d.consumers = make(map[uint64]*consumer)
 	d.gainSeq = make(map[string]uint64)
 	d.b.fsm.View(func(v fsm.View) {
@@ -113,6 +133,7 @@ func (d *dispatcher) deactivate() {
 	defer d.mu.Unlock()
 	d.active = false
 	d.queues = make(map[string]*qstate)
+	d.queuesChanged()
 	d.consumers = make(map[uint64]*consumer)
 }
 
@@ -154,8 +175,19 @@ func (d *dispatcher) queue(name string) *qstate {
 	if !ok {
 		qs = &qstate{name: name, inflight: make(map[uint64]*consumer)}
 		d.queues[name] = qs
+		d.queuesChanged()
 	}
 	return qs
+}
+
+// queuesChanged publishes the names of d.queues for markDirty. Caller
+// holds mu.
+func (d *dispatcher) queuesChanged() {
+	names := make(map[string]struct{}, len(d.queues))
+	for n := range d.queues {
+		names[n] = struct{}{}
+	}
+	d.withState.Store(&names)
 }
 
 // removeConsumer unregisters a consumer and returns the seqs it held, which
@@ -284,6 +316,7 @@ func (d *dispatcher) pass(names []string, all bool) {
 					cancelled = append(cancelled, cs)
 				}
 				delete(d.queues, name)
+				d.queuesChanged()
 				continue
 			}
 			sends = d.offer(qs, q, now, d.gainSeq[name], sends)
