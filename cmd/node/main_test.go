@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,28 @@ func TestUsageAndExitCodes(t *testing.T) {
 	}
 	if code := run([]string{"-no-such-flag"}, &out); code != 2 {
 		t.Fatalf("unknown flag exited %d", code)
+	}
+	out.Reset()
+	if code := run([]string{"-gc-percent", "-1", "-data", t.TempDir()}, &out); code != 2 || !strings.Contains(out.String(), "-gc-percent") {
+		t.Fatalf("negative -gc-percent exited %d: %s", code, out.String())
+	}
+}
+
+func TestGCPercent(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(old)
+
+	var o options
+	if err := parse(newFlagSet(&o, &bytes.Buffer{}), nil, func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	setGCPercent(o.gcPercent)
+	if got := debug.SetGCPercent(100); got != defaultGCPercent || defaultGCPercent != 50 {
+		t.Fatalf("GC percent after the default flag: %d, want 50", got)
+	}
+	setGCPercent(0) // leaves the runtime's setting alone
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GC percent after -gc-percent 0: %d, want the runtime's 100", got)
 	}
 }
 
