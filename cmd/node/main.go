@@ -22,7 +22,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -87,7 +86,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.Int64Var(&o.memoryWatermark, "memory-high-watermark", broker.DefaultMemoryHighWatermark, "bytes of queued messages above which publishes are refused (0: no limit)")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiling endpoints under /debug/pprof/ on the HTTP address (unauthenticated; for diagnosis)")
 	fs.BoolVar(&o.hugePages, "huge-pages", true, "ask Linux for transparent huge pages for the node's memory where the system leaves it to each program (THP \"madvise\"): far fewer page faults as the heap grows")
-	fs.IntVar(&o.gcPercent, "gc-percent", defaultGCPercent, "Go's garbage collection target for the node, as GOGC: how far (percent) the heap may grow past live data before a collection; 0 leaves it to GOGC (else Go's 100)")
+	fs.IntVar(&o.gcPercent, "gc-percent", defaultGCPercent, "Go's garbage collection target once the node's live heap passes 64 MiB, as GOGC: how far (percent) the heap may grow past live data before a collection; below that the runtime's own (GOGC, else 100); 0 leaves it to the runtime throughout")
 	fs.BoolVar(&o.raftMetrics, "raft-metrics", false, "keep Raft's internal timings (commit, log store, replication) for the last minute and print them to stderr on SIGUSR1")
 	fs.IntVar(&o.maxFrame, "max-frame-size", 0, "largest client frame in bytes (0: 16 MiB)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
@@ -198,7 +197,6 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "node: -gc-percent %d: want 0 (Go's own) or more\n", o.gcPercent)
 		return 2
 	}
-	setGCPercent(o.gcPercent)
 	if err := os.MkdirAll(o.data, 0o750); err != nil {
 		log.Error("cannot create the data directory", "dir", o.data, "err", err)
 		return 1
@@ -219,6 +217,8 @@ func run(args []string, stderr io.Writer) int {
 		done := adviseHugePages(ctx, log)
 		defer func() { stop(); <-done }()
 	}
+	gcDone := tuneGC(ctx, o.gcPercent)
+	defer func() { stop(); <-gcDone }()
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	b, err := broker.Open(startCtx, o.config(log))
 	cancel()
@@ -235,23 +235,6 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// defaultGCPercent is the node's GC target. A broker's heap is mostly
-// queued message bodies, which hold no pointers, so a collection marks
-// them without scanning them and collecting twice as often as Go's default
-// (100) is cheap; it bounds the heap at 1.5x the live data instead of 2x,
-// and every byte of that growth is memory the kernel must hand over
-// zeroed. Measured on W1 (docs/performance.md, "Fifth pass"): resident set
-// per node -15%, broker CPU per message about -12%; W3, whose heap stays
-// small, consumed about 9% less.
-const defaultGCPercent = 50
-
-// setGCPercent sets the GC target; 0 keeps the runtime's (GOGC or 100).
-func setGCPercent(percent int) {
-	if percent > 0 {
-		debug.SetGCPercent(percent)
-	}
 }
 
 // adviseHugePages runs hugepages.Advise until ctx ends, after saying in the

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -74,21 +76,61 @@ func TestUsageAndExitCodes(t *testing.T) {
 	}
 }
 
-func TestGCPercent(t *testing.T) {
-	old := debug.SetGCPercent(100)
-	defer debug.SetGCPercent(old)
+func TestGCTargetFollowsTheLiveHeap(t *testing.T) {
+	for _, c := range []struct {
+		live    uint64
+		current int
+		want    int
+	}{
+		{0, 100, 100},
+		{largeHeap - 1, 100, 100},
+		{largeHeap, 100, 50},
+		{largeHeap * 4, 100, 50},
+		{largeHeap - 1, 50, 50}, // between half and the line: no flip
+		{largeHeap / 2, 50, 50},
+		{largeHeap/2 - 1, 50, 100},
+	} {
+		if got := gcTarget(c.live, c.current, 100, 50); got != c.want {
+			t.Errorf("gcTarget(%d, %d) = %d, want %d", c.live, c.current, got, c.want)
+		}
+	}
+}
 
-	var o options
-	if err := parse(newFlagSet(&o, &bytes.Buffer{}), nil, func(string) string { return "" }); err != nil {
-		t.Fatal(err)
+func TestGCTunerSetsTheTargetAsTheHeapGrowsAndShrinks(t *testing.T) {
+	heap := []uint64{1 << 20, largeHeap + 1, largeHeap * 2, largeHeap / 4, largeHeap / 4}
+	var set []int
+	ctx, cancel := context.WithCancel(t.Context())
+	i := 0
+	live := func() uint64 {
+		if i == len(heap) {
+			cancel()
+			return heap[len(heap)-1]
+		}
+		i++
+		return heap[i-1]
 	}
-	setGCPercent(o.gcPercent)
-	if got := debug.SetGCPercent(100); got != defaultGCPercent || defaultGCPercent != 50 {
-		t.Fatalf("GC percent after the default flag: %d, want 50", got)
+	runGCTuner(ctx, live, func(p int) { set = append(set, p) }, 100, 50, time.Millisecond)
+	if fmt.Sprint(set) != "[50 100]" {
+		t.Fatalf("targets set: %v, want [50 100] (once up, once down)", set)
 	}
-	setGCPercent(0) // leaves the runtime's setting alone
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Fatalf("GC percent after -gc-percent 0: %d, want the runtime's 100", got)
+}
+
+func TestTuneGCLeavesTheRuntimeAloneAtZero(t *testing.T) {
+	old := debug.SetGCPercent(73)
+	defer debug.SetGCPercent(old)
+	<-tuneGC(t.Context(), 0)
+	if got := debug.SetGCPercent(73); got != 73 {
+		t.Fatalf("GC target after -gc-percent 0: %d, want the runtime's 73", got)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := tuneGC(ctx, 50)
+	cancel()
+	<-done
+	if got := debug.SetGCPercent(73); got != 73 {
+		t.Fatalf("GC target with a small heap: %d, want the runtime's 73", got)
+	}
+	if defaultGCPercent != 50 {
+		t.Fatalf("default -gc-percent %d, want 50", defaultGCPercent)
 	}
 }
 
