@@ -39,6 +39,9 @@ passed=0
 log() { printf '[%3ds] %s\n' $((SECONDS - START)) "$*"; }
 fail() {
   log "FAIL: $*" >&2
+  if [ -s "${WORK:-}/last-status" ]; then
+    log "the last status seen: $(cat "$WORK/last-status")" >&2
+  fi
   exit 1
 }
 
@@ -109,7 +112,11 @@ three_voters_alive() {
 # queue_empty: the test queue holds no message, ready or unacknowledged.
 queue_empty() {
   local st
-  st=$("$CLI" status --json --timeout 5s 2>/dev/null) || return 1
+  if ! st=$("$CLI" status --json --timeout 5s 2>&1); then
+    echo "status failed: $st" >"$WORK/last-status"
+    return 1
+  fi
+  echo "$st" >"$WORK/last-status"
   grep -q "\"name\":\"$QUEUE\",\"messages\":0,\"ready\":0,\"unacked\":0" <<<"$st"
 }
 
@@ -176,6 +183,7 @@ log "consumed $lines messages: $missing missing, $dups duplicated, $unexpected u
 [ "$unexpected" -eq 0 ] || fail "unexpected IDs: $(comm -13 "$WORK/want" <(sort -u "$WORK/got") | head -n5 | tr '\n' ' ')"
 [ "$lines" -eq $((2 * N)) ] || fail "consumed $lines messages, want $((2 * N))"
 wait_for 30 "the queue to be empty (acknowledgements applied)" queue_empty
+rm -f "$WORK/last-status"
 
 new_port=$(port_of "$new_leader")
 target=$(metric "$new_port" raftmq_raft_applied_index)
