@@ -86,7 +86,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.Int64Var(&o.memoryWatermark, "memory-high-watermark", broker.DefaultMemoryHighWatermark, "bytes of queued messages above which publishes are refused (0: no limit)")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiling endpoints under /debug/pprof/ on the HTTP address (unauthenticated; for diagnosis)")
 	fs.BoolVar(&o.hugePages, "huge-pages", true, "ask Linux for transparent huge pages for the node's memory where the system leaves it to each program (THP \"madvise\"): far fewer page faults as the heap grows")
-	fs.IntVar(&o.gcPercent, "gc-percent", defaultGCPercent, "Go's garbage collection target once the node's live heap passes 64 MiB, as GOGC: how far (percent) the heap may grow past live data before a collection; below that the runtime's own (GOGC, else 100); 0 leaves it to the runtime throughout")
+	fs.IntVar(&o.gcPercent, "gc-percent", defaultGCPercent, fmt.Sprintf("Go's garbage collection target once the node's live heap passes %d MiB, as GOGC: how far (percent) the heap may grow past live data before a collection; below that the runtime's own (GOGC, else 100); 0 leaves it to the runtime throughout", largeHeap>>20))
 	fs.BoolVar(&o.raftMetrics, "raft-metrics", false, "keep Raft's internal timings (commit, log store, replication) for the last minute and print them to stderr on SIGUSR1")
 	fs.IntVar(&o.maxFrame, "max-frame-size", 0, "largest client frame in bytes (0: 16 MiB)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
