@@ -186,9 +186,15 @@ type StreamLayer interface {
 type netConn struct {
 	target ServerAddress
 	conn   net.Conn
+	r      *bufio.Reader
 	w      *bufio.Writer
 	dec    *codec.Decoder
 	enc    *codec.Encoder
+	// fastEncode is set when AppendEntries requests are written by the
+	// hand-written codec (net_codec.go), which writes go-msgpack's old time
+	// format only; scratch is its buffer.
+	fastEncode bool
+	scratch    []byte
 }
 
 func (n *netConn) Release() error {
@@ -413,11 +419,14 @@ func (n *NetworkTransport) getConn(target ServerAddress) (*netConn, error) {
 	}
 
 	// Wrap the conn
+	r := bufio.NewReader(conn)
 	netConn := &netConn{
-		target: target,
-		conn:   conn,
-		dec:    codec.NewDecoder(bufio.NewReader(conn), &codec.MsgpackHandle{}),
-		w:      bufio.NewWriterSize(conn, connSendBufferSize),
+		target:     target,
+		conn:       conn,
+		r:          r,
+		dec:        codec.NewDecoder(r, &codec.MsgpackHandle{}),
+		w:          bufio.NewWriterSize(conn, connSendBufferSize),
+		fastEncode: !n.msgpackUseNewTimeFormat,
 	}
 
 	netConn.enc = codec.NewEncoder(netConn.w, &codec.MsgpackHandle{
@@ -613,6 +622,7 @@ func (n *NetworkTransport) handleConn(connCtx context.Context, conn net.Conn) {
 			TimeNotBuiltin: !n.msgpackUseNewTimeFormat,
 		},
 	})
+	rw := &rpcConn{r: r, w: w, dec: dec, enc: enc}
 
 	for {
 		select {
@@ -622,7 +632,7 @@ func (n *NetworkTransport) handleConn(connCtx context.Context, conn net.Conn) {
 		default:
 		}
 
-		if err := n.handleCommand(r, dec, enc); err != nil {
+		if err := n.handleCommand(rw); err != nil {
 			if err != io.EOF {
 				n.logger.Error("failed to decode incoming command", "error", err)
 			}
@@ -635,8 +645,19 @@ func (n *NetworkTransport) handleConn(connCtx context.Context, conn net.Conn) {
 	}
 }
 
+// rpcConn is the server side of one connection: its reader and writer, the
+// go-msgpack codec over them, and the hand-written codec's buffer.
+type rpcConn struct {
+	r       *bufio.Reader
+	w       *bufio.Writer
+	dec     *codec.Decoder
+	enc     *codec.Encoder
+	scratch []byte
+}
+
 // handleCommand is used to decode and dispatch a single command.
-func (n *NetworkTransport) handleCommand(r *bufio.Reader, dec *codec.Decoder, enc *codec.Encoder) error {
+func (n *NetworkTransport) handleCommand(rw *rpcConn) error {
+	r, dec, enc := rw.r, rw.dec, rw.enc
 	getTypeStart := time.Now()
 
 	// Get the rpc type
@@ -662,7 +683,7 @@ func (n *NetworkTransport) handleCommand(r *bufio.Reader, dec *codec.Decoder, en
 	switch rpcType {
 	case rpcAppendEntries:
 		var req AppendEntriesRequest
-		if err := dec.Decode(&req); err != nil {
+		if err := decodeAppendEntriesRequest(r, &req); err != nil {
 			return err
 		}
 		rpc.Command = &req
@@ -752,6 +773,14 @@ RESP:
 		if resp.Error != nil {
 			respErr = resp.Error.Error()
 		}
+		if aer, ok := resp.Response.(*AppendEntriesResponse); ok && aer != nil {
+			// The hand-written codec writes what go-msgpack would.
+			rw.scratch = appendAppendEntriesResponse(appendRPCError(rw.scratch[:0], respErr), aer)
+			if _, err := rw.w.Write(rw.scratch); err != nil {
+				return err
+			}
+			return nil
+		}
 		if err := enc.Encode(respErr); err != nil {
 			return err
 		}
@@ -771,15 +800,28 @@ RESP:
 func decodeResponse(conn *netConn, resp interface{}) (bool, error) {
 	// Decode the error if any
 	var rpcError string
-	if err := conn.dec.Decode(&rpcError); err != nil {
-		conn.Release()
-		return false, err
-	}
+	var err error
+	if aer, ok := resp.(*AppendEntriesResponse); ok && conn.r != nil {
+		// The hand-written codec reads all that go-msgpack writes.
+		rpcError, err = decodeRPCError(conn.r)
+		if err == nil {
+			err = decodeAppendEntriesResponse(conn.r, aer)
+		}
+		if err != nil {
+			conn.Release()
+			return false, err
+		}
+	} else {
+		if err := conn.dec.Decode(&rpcError); err != nil {
+			conn.Release()
+			return false, err
+		}
 
-	// Decode the response
-	if err := conn.dec.Decode(resp); err != nil {
-		conn.Release()
-		return false, err
+		// Decode the response
+		if err := conn.dec.Decode(resp); err != nil {
+			conn.Release()
+			return false, err
+		}
 	}
 
 	// Format an error if any
@@ -798,7 +840,20 @@ func sendRPC(conn *netConn, rpcType uint8, args interface{}) error {
 	}
 
 	// Send the request
-	if err := conn.enc.Encode(args); err != nil {
+	if req, ok := args.(*AppendEntriesRequest); ok && conn.fastEncode {
+		// The hand-written codec writes what go-msgpack would.
+		var err error
+		if conn.scratch, err = appendAppendEntriesRequest(conn.scratch[:0], req); err == nil {
+			_, err = conn.w.Write(conn.scratch)
+		}
+		if len(conn.scratch) > connSendBufferSize {
+			conn.scratch = nil // keep no large batch's buffer
+		}
+		if err != nil {
+			conn.Release()
+			return err
+		}
+	} else if err := conn.enc.Encode(args); err != nil {
 		conn.Release()
 		return err
 	}
