@@ -70,7 +70,7 @@ const (
 	maxSkipDepth = 32
 	// allocChunk bounds what the decoder allocates ahead of the bytes it
 	// has read, so that a length prefix alone cannot make it allocate much.
-	allocChunk = 64 * 1024
+	allocChunk = 1 << 20
 )
 
 // appendMsgpUint appends v the way go-msgpack's EncodeUint does.
@@ -163,69 +163,119 @@ func appendMsgpArrayHeader(b []byte, n int) []byte {
 }
 
 // appendMsgpTime appends t as go-msgpack writes a time.Time when time is
-// not built in: its MarshalBinary form as a raw string.
+// not built in: its MarshalBinary form (15 or 16 bytes) as a raw string.
 func appendMsgpTime(b []byte, t time.Time) ([]byte, error) {
-	bin, err := t.MarshalBinary()
+	at := len(b)
+	out, err := t.AppendBinary(append(b, 0))
 	if err != nil {
 		return b, fmt.Errorf("encode time: %w", err)
 	}
-	return appendMsgpBytes(b, bin), nil
+	n := len(out) - at - 1
+	if n > 31 {
+		return b, fmt.Errorf("encode time: %d-byte binary form", n)
+	}
+	out[at] = 0xa0 | byte(n)
+	return out, nil
 }
 
-// appendLog appends one log entry.
-func appendLog(b []byte, l *Log) ([]byte, error) {
-	if l == nil {
-		return append(b, mpNil), nil
-	}
-	b = append(b, 0x86)
-	b = appendMsgpKey(b, "AppendedAt")
-	b, err := appendMsgpTime(b, l.AppendedAt)
-	if err != nil {
-		return b, err
-	}
-	b = appendMsgpKey(b, "Data")
-	b = appendMsgpBytes(b, l.Data)
-	b = appendMsgpKey(b, "Extensions")
-	b = appendMsgpBytes(b, l.Extensions)
-	b = appendMsgpKey(b, "Index")
-	b = appendMsgpUint(b, l.Index)
-	b = appendMsgpKey(b, "Term")
-	b = appendMsgpUint(b, l.Term)
-	b = appendMsgpKey(b, "Type")
-	return appendMsgpUint(b, uint64(l.Type)), nil
+// requestWriter writes an AppendEntriesRequest to a connection's buffered
+// writer: small values gather in buf, which is handed to the writer once
+// it passes flushAt; a large []byte goes to the writer as it is, so that
+// neither buf nor a copy ever holds a batch of entries.
+type requestWriter struct {
+	w   *bufio.Writer
+	buf []byte
+	err error
 }
 
-// appendAppendEntriesRequest appends req as go-msgpack encodes it.
-func appendAppendEntriesRequest(b []byte, req *AppendEntriesRequest) ([]byte, error) {
-	b = append(b, 0x89)
-	b = appendMsgpKey(b, "Addr")
-	b = appendMsgpBytes(b, req.Addr)
-	b = appendMsgpKey(b, "Entries")
-	if req.Entries == nil {
-		b = append(b, mpNil)
+const (
+	// bulkBytes is the size above which a []byte is written as it is
+	// rather than copied into the buffer.
+	bulkBytes = 4096
+	// flushAt is the buffer size at which it is handed to the writer.
+	flushAt = 16 * 1024
+)
+
+func (e *requestWriter) flush() {
+	if e.err == nil && len(e.buf) > 0 {
+		_, e.err = e.w.Write(e.buf)
+	}
+	e.buf = e.buf[:0]
+}
+
+func (e *requestWriter) bytes(v []byte) {
+	if len(v) <= bulkBytes {
+		e.buf = appendMsgpBytes(e.buf, v)
 	} else {
-		b = appendMsgpArrayHeader(b, len(req.Entries))
-		for _, l := range req.Entries {
-			var err error
-			if b, err = appendLog(b, l); err != nil {
-				return b, err
-			}
+		e.buf = appendMsgpStrHeader(e.buf, len(v))
+		e.flush()
+		if e.err == nil {
+			_, e.err = e.w.Write(v)
 		}
 	}
-	b = appendMsgpKey(b, "ID")
-	b = appendMsgpBytes(b, req.ID)
-	b = appendMsgpKey(b, "Leader")
-	b = appendMsgpBytes(b, req.Leader)
-	b = appendMsgpKey(b, "LeaderCommitIndex")
-	b = appendMsgpUint(b, req.LeaderCommitIndex)
-	b = appendMsgpKey(b, "PrevLogEntry")
-	b = appendMsgpUint(b, req.PrevLogEntry)
-	b = appendMsgpKey(b, "PrevLogTerm")
-	b = appendMsgpUint(b, req.PrevLogTerm)
-	b = appendMsgpKey(b, "ProtocolVersion")
-	b = appendMsgpInt(b, int64(req.ProtocolVersion))
-	b = appendMsgpKey(b, "Term")
-	return appendMsgpUint(b, req.Term), nil
+	if len(e.buf) >= flushAt {
+		e.flush()
+	}
+}
+
+func (e *requestWriter) log(l *Log) {
+	if l == nil {
+		e.buf = append(e.buf, mpNil)
+		return
+	}
+	e.buf = append(e.buf, 0x86)
+	e.buf = appendMsgpKey(e.buf, "AppendedAt")
+	var err error
+	if e.buf, err = appendMsgpTime(e.buf, l.AppendedAt); err != nil && e.err == nil {
+		e.err = err
+	}
+	e.buf = appendMsgpKey(e.buf, "Data")
+	e.bytes(l.Data)
+	e.buf = appendMsgpKey(e.buf, "Extensions")
+	e.bytes(l.Extensions)
+	e.buf = appendMsgpKey(e.buf, "Index")
+	e.buf = appendMsgpUint(e.buf, l.Index)
+	e.buf = appendMsgpKey(e.buf, "Term")
+	e.buf = appendMsgpUint(e.buf, l.Term)
+	e.buf = appendMsgpKey(e.buf, "Type")
+	e.buf = appendMsgpUint(e.buf, uint64(l.Type))
+}
+
+// writeAppendEntriesRequest writes req to w as go-msgpack encodes it,
+// using scratch as its buffer, and returns the buffer for reuse.
+func writeAppendEntriesRequest(w *bufio.Writer, scratch []byte, req *AppendEntriesRequest) ([]byte, error) {
+	e := requestWriter{w: w, buf: scratch[:0]}
+	e.buf = append(e.buf, 0x89)
+	e.buf = appendMsgpKey(e.buf, "Addr")
+	e.bytes(req.Addr)
+	e.buf = appendMsgpKey(e.buf, "Entries")
+	if req.Entries == nil {
+		e.buf = append(e.buf, mpNil)
+	} else {
+		e.buf = appendMsgpArrayHeader(e.buf, len(req.Entries))
+		for _, l := range req.Entries {
+			e.log(l)
+		}
+	}
+	e.buf = appendMsgpKey(e.buf, "ID")
+	e.bytes(req.ID)
+	e.buf = appendMsgpKey(e.buf, "Leader")
+	e.bytes(req.Leader)
+	e.buf = appendMsgpKey(e.buf, "LeaderCommitIndex")
+	e.buf = appendMsgpUint(e.buf, req.LeaderCommitIndex)
+	e.buf = appendMsgpKey(e.buf, "PrevLogEntry")
+	e.buf = appendMsgpUint(e.buf, req.PrevLogEntry)
+	e.buf = appendMsgpKey(e.buf, "PrevLogTerm")
+	e.buf = appendMsgpUint(e.buf, req.PrevLogTerm)
+	e.buf = appendMsgpKey(e.buf, "ProtocolVersion")
+	e.buf = appendMsgpInt(e.buf, int64(req.ProtocolVersion))
+	e.buf = appendMsgpKey(e.buf, "Term")
+	e.buf = appendMsgpUint(e.buf, req.Term)
+	e.flush()
+	if e.err != nil {
+		return e.buf, fmt.Errorf("append entries request: %w", e.err)
+	}
+	return e.buf, nil
 }
 
 // appendAppendEntriesResponse appends resp as go-msgpack encodes it.
@@ -466,6 +516,9 @@ func (d *msgpReader) rawLen(c byte) (int, bool, error) {
 		return int(v), true, err
 	case c == mpStr32 || c == mpBin32:
 		v, err := d.readUint32()
+		if err == nil && v > math.MaxInt32 {
+			err = fmt.Errorf("%w: %d-byte value", errMsgpack, v)
+		}
 		return int(v), true, err
 	}
 	return 0, false, nil
@@ -602,6 +655,9 @@ func (d *msgpReader) readMapHeader() (n int, ok bool, err error) {
 		return int(v), true, err
 	case c == mpMap32:
 		v, err := d.readUint32()
+		if err == nil && v > math.MaxInt32 {
+			err = fmt.Errorf("%w: %d-entry map", errMsgpack, v)
+		}
 		return int(v), true, err
 	case c == mpNil:
 		return 0, false, nil
@@ -620,6 +676,9 @@ func (d *msgpReader) arrayLen(c byte) (int, bool, error) {
 		return int(v), true, err
 	case c == mpArray32:
 		v, err := d.readUint32()
+		if err == nil && v > math.MaxInt32 {
+			err = fmt.Errorf("%w: %d-element array", errMsgpack, v)
+		}
 		return int(v), true, err
 	}
 	return 0, false, nil
@@ -662,6 +721,9 @@ func (d *msgpReader) skip(depth int) error {
 		v, err := d.readUint32()
 		if err != nil {
 			return err
+		}
+		if v > math.MaxInt32 {
+			return fmt.Errorf("%w: %d-entry map", errMsgpack, v)
 		}
 		return d.skipMap(int(v), depth)
 	case c == mpUint8 || c == mpInt8:

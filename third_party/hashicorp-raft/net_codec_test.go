@@ -33,6 +33,20 @@ func goMsgpackEncode(t testing.TB, newTime bool, vs ...interface{}) []byte {
 	return buf.Bytes()
 }
 
+// encodeRequest writes req with the hand-written codec and returns the
+// bytes.
+func encodeRequest(req *AppendEntriesRequest) ([]byte, error) {
+	var buf bytes.Buffer
+	w := bufio.NewWriterSize(&buf, 4096)
+	if _, err := writeAppendEntriesRequest(w, nil, req); err != nil {
+		return nil, err
+	}
+	if err := w.Flush(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 // codecRand draws values that reach every encoding width and both nil and
 // empty forms.
 type codecRand struct{ *rand.Rand }
@@ -60,7 +74,7 @@ func (r codecRand) bytes() []byte {
 	case 1:
 		return []byte{}
 	case 2:
-		return make([]byte, []int{31, 32, 65535, 65536}[r.Intn(4)])
+		return make([]byte, []int{31, 32, 4096, 4097, 65535, 65536}[r.Intn(6)])
 	}
 	b := make([]byte, r.Intn(40))
 	r.Read(b)
@@ -106,8 +120,14 @@ func (r codecRand) request() *AppendEntriesRequest {
 		req.Entries = []*Log{}
 	default:
 		n := r.Intn(4)
-		if r.Intn(4) == 0 {
+		switch r.Intn(20) {
+		case 0, 1, 2, 3, 4:
 			n = 14 + r.Intn(5) // across the fixarray limit
+		case 5:
+			// Past the writer's flush size with small entries only.
+			for i := 0; i < 600; i++ {
+				req.Entries = append(req.Entries, &Log{Index: r.uint(), Data: make([]byte, r.Intn(40)), AppendedAt: r.time()})
+			}
 		}
 		for i := 0; i < n; i++ {
 			req.Entries = append(req.Entries, r.log())
@@ -135,7 +155,7 @@ func TestAppendEntriesCodecWritesGoMsgpackBytes(t *testing.T) {
 	r := codecRand{rand.New(rand.NewSource(1))}
 	for i := 0; i < 3000; i++ {
 		req := r.request()
-		got, err := appendAppendEntriesRequest(nil, req)
+		got, err := encodeRequest(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -199,7 +219,7 @@ func TestAppendEntriesCodecOutputReadByGoMsgpack(t *testing.T) {
 	r := codecRand{rand.New(rand.NewSource(3))}
 	for i := 0; i < 1000; i++ {
 		req := r.request()
-		b, err := appendAppendEntriesRequest(nil, req)
+		b, err := encodeRequest(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,7 +277,7 @@ func TestAppendEntriesCodecRejectsTruncatedAndMalformed(t *testing.T) {
 		Term:      4, PrevLogEntry: 100, PrevLogTerm: 4, LeaderCommitIndex: 99,
 		Entries: []*Log{{Index: 101, Term: 4, Type: LogCommand, Data: make([]byte, 1100), AppendedAt: time.Now()}},
 	}
-	full, err := appendAppendEntriesRequest(nil, req)
+	full, err := encodeRequest(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,7 +321,7 @@ func FuzzAppendEntriesCodecDecode(f *testing.F) {
 				l.Data = l.Data[:100]
 			}
 		}
-		b, err := appendAppendEntriesRequest(nil, req)
+		b, err := encodeRequest(req)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -383,8 +403,7 @@ func BenchmarkAppendEntriesCodec(b *testing.B) {
 		var scratch []byte
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			scratch, _ = appendAppendEntriesRequest(scratch[:0], req)
-			_, _ = w.Write(scratch)
+			scratch, _ = writeAppendEntriesRequest(w, scratch, req)
 			scratch = appendAppendEntriesResponse(appendRPCError(scratch[:0], ""), resp)
 			_, _ = w.Write(scratch)
 			_ = w.Flush()

@@ -843,13 +843,7 @@ func sendRPC(conn *netConn, rpcType uint8, args interface{}) error {
 	if req, ok := args.(*AppendEntriesRequest); ok && conn.fastEncode {
 		// The hand-written codec writes what go-msgpack would.
 		var err error
-		if conn.scratch, err = appendAppendEntriesRequest(conn.scratch[:0], req); err == nil {
-			_, err = conn.w.Write(conn.scratch)
-		}
-		if len(conn.scratch) > connSendBufferSize {
-			conn.scratch = nil // keep no large batch's buffer
-		}
-		if err != nil {
+		if conn.scratch, err = writeAppendEntriesRequest(conn.w, conn.scratch, req); err != nil {
 			conn.Release()
 			return err
 		}
