@@ -421,3 +421,72 @@ func BenchmarkAppendEntriesCodec(b *testing.B) {
 		}
 	})
 }
+
+// TestAppendEntriesCodecSharesConnectionsWithGoMsgpack sends AppendEntries
+// (hand-written codec) and other RPCs (go-msgpack) in turn over the same
+// pooled connection, one answered with an error, so that each codec must
+// leave the stream exactly where the other expects it.
+func TestAppendEntriesCodecSharesConnectionsWithGoMsgpack(t *testing.T) {
+	trans1, err := makeTransport(t, false, "localhost:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trans1.Close()
+	trans2, err := makeTransport(t, false, string(trans1.LocalAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer trans2.Close()
+
+	aeResp := makeAppendRPCResponse()
+	voteResp := RequestVoteResponse{RPCHeader: RPCHeader{ProtocolVersion: 3, ID: []byte("n1")}, Term: 7, Granted: true}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for i := 0; ; i++ {
+			select {
+			case rpc := <-trans1.Consumer():
+				switch rpc.Command.(type) {
+				case *AppendEntriesRequest:
+					if i%4 == 2 {
+						rpc.Respond(&AppendEntriesResponse{Term: 9}, errors.New("not now"))
+					} else {
+						rpc.Respond(&aeResp, nil)
+					}
+				case *RequestVoteRequest:
+					rpc.Respond(&voteResp, nil)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+
+	args := makeAppendRPC()
+	for i := 0; i < 12; i++ {
+		if i%2 == 1 {
+			var out RequestVoteResponse
+			if err := trans2.RequestVote("id1", trans1.LocalAddr(), &RequestVoteRequest{Term: 7}, &out); err != nil {
+				t.Fatalf("RPC %d (vote): %v", i, err)
+			}
+			if !reflect.DeepEqual(out, voteResp) {
+				t.Fatalf("RPC %d (vote): got %#v, want %#v", i, out, voteResp)
+			}
+			continue
+		}
+		var out AppendEntriesResponse
+		err := trans2.AppendEntries("id1", trans1.LocalAddr(), &args, &out)
+		if i%4 == 2 {
+			if err == nil || err.Error() != "not now" || out.Term != 9 {
+				t.Fatalf("RPC %d (append, answered with an error): err %v, response %#v", i, err, out)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("RPC %d (append): %v", i, err)
+		}
+		if !reflect.DeepEqual(out, aeResp) {
+			t.Fatalf("RPC %d (append): got %#v, want %#v", i, out, aeResp)
+		}
+	}
+}
