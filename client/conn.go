@@ -22,6 +22,10 @@ const writeTimeout = 30 * time.Second
 // maxAckSeqs bounds the sequence numbers of one Ack or Nack frame.
 const maxAckSeqs = 8192
 
+// afterSettlesTaken, when set by a test, runs in the writer's pass right
+// after it has taken and written the queued settles.
+var afterSettlesTaken atomic.Pointer[func()]
+
 // pubFramesPerPass bounds the publish frames one writer pass sends before it
 // looks at acks and control frames again.
 const pubFramesPerPass = 8
@@ -556,9 +560,16 @@ func (cn *conn) writePass(w *wire.Writer) (final bool, err error) {
 	for {
 		_ = cn.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 		wrote := false
+		// The control frames are taken before the settles and written
+		// after them: a cancel, or the final pass's marker, queued after an
+		// ack is then never sent without that ack before it (the broker
+		// would give back a message acknowledged before the cancel, and
+		// Close would end the connection with the ack unsent).
+		cn.mu.Lock()
+		ctrl := cn.ctrl
+		cn.ctrl = nil
+		cn.mu.Unlock()
 		if cn.primary.Load() {
-			// Acks first: a cancel queued after them must not give back
-			// messages that were acknowledged before it.
 			for k, seqs := range cn.c.takeSettles() {
 				for len(seqs) > 0 {
 					n := min(len(seqs), maxAckSeqs)
@@ -569,11 +580,10 @@ func (cn *conn) writePass(w *wire.Writer) (final bool, err error) {
 					wrote = true
 				}
 			}
+			if h := afterSettlesTaken.Load(); h != nil {
+				(*h)()
+			}
 		}
-		cn.mu.Lock()
-		ctrl := cn.ctrl
-		cn.ctrl = nil
-		cn.mu.Unlock()
 		for _, f := range ctrl {
 			if f.t == 0 {
 				final = true

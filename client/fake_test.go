@@ -295,3 +295,98 @@ func TestCloseFailsWaitingPublishes(t *testing.T) {
 		t.Fatalf("declare after close: %v", err)
 	}
 }
+
+// TestCloseSendsAcksQueuedDuringAWriterPass acknowledges a delivery and
+// closes the client while the writer is in the middle of a pass that has
+// already taken the queued settles. The ack must still reach the broker
+// before the connection closes; otherwise the broker gives the message
+// back when the connection ends, and it is delivered again although it
+// was acknowledged.
+func TestCloseSendsAcksQueuedDuringAWriterPass(t *testing.T) {
+	fs := startFake(t)
+	c := dial(t, []string{fs.ln.Addr().String()})
+	fc := fs.accept(t)
+	ctx := testCtx(t, 20*time.Second)
+
+	subs := make(chan *client.Subscription, 1)
+	go func() {
+		s, err := c.Subscribe(ctx, "q")
+		if err != nil {
+			t.Errorf("subscribe: %v", err)
+		}
+		subs <- s
+	}()
+	f := fc.next(t, wire.TConsume)
+	if err := fc.send(wire.TConsumeOK, f.ReqID, &wire.ConsumeOK{ConsumerID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	s := <-subs
+	if s == nil {
+		t.FailNow()
+	}
+	if err := fc.send(wire.TDeliver, 0, &wire.Deliver{ConsumerID: 7, Deliveries: []wire.Delivery{
+		{Queue: "q", Seq: 1, ID: "a"}, {Queue: "q", Seq: 2, ID: "b"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	ds := collect(t, ctx, s, 2)
+
+	// Hold the writer's pass that sends the first ack right after it has
+	// taken the settles; meanwhile ack the second delivery and start Close.
+	inPass := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	defer client.SetAfterSettlesTaken(func() {
+		once.Do(func() {
+			close(inPass)
+			<-release
+		})
+	})()
+	if err := ds[0].Ack(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inPass:
+	case <-ctx.Done():
+		t.Fatal("the writer never took the first ack")
+	}
+	if err := ds[1].Ack(); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	for !client.Closing(c) {
+		select {
+		case <-ctx.Done():
+			t.Fatal("Close did not begin")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	close(release)
+
+	// The broker side: answer acks until both seqs are acknowledged.
+	acked := map[uint64]bool{}
+	_ = fc.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for !acked[1] || !acked[2] {
+		f, err := fc.r.Next()
+		if err != nil {
+			t.Fatalf("connection ended with acks for %v only: %v", acked, err)
+		}
+		if f.Type != wire.TAck {
+			continue
+		}
+		var ack wire.Ack
+		if err := wire.Decode(f, &ack); err != nil {
+			t.Fatal(err)
+		}
+		for _, seq := range ack.Seqs {
+			acked[seq] = true
+		}
+		if err := fc.send(wire.TOK, f.ReqID, &wire.OK{Count: int64(len(ack.Seqs))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}
