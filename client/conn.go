@@ -570,15 +570,27 @@ func (cn *conn) writePass(w *wire.Writer) (final bool, err error) {
 		cn.ctrl = nil
 		cn.mu.Unlock()
 		if cn.primary.Load() {
-			for k, seqs := range cn.c.takeSettles() {
+			settles := cn.c.takeSettles()
+			for k, seqs := range settles {
 				for len(seqs) > 0 {
 					n := min(len(seqs), maxAckSeqs)
 					if err := cn.writeSettle(w, k, seqs[:n]); err != nil {
+						// The frame that failed is requeued by its
+						// pending request; what was not written yet
+						// goes back to the queue for the next
+						// connection.
+						settles[k] = seqs[n:]
+						for k, rest := range settles {
+							if len(rest) > 0 {
+								cn.c.requeueSettles(k, rest)
+							}
+						}
 						return false, err
 					}
 					seqs = seqs[n:]
 					wrote = true
 				}
+				delete(settles, k)
 			}
 			if h := afterSettlesTaken.Load(); h != nil {
 				(*h)()

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"time"
 )
 
@@ -163,19 +162,13 @@ func appendMsgpArrayHeader(b []byte, n int) []byte {
 }
 
 // appendMsgpTime appends t as go-msgpack writes a time.Time when time is
-// not built in: its MarshalBinary form (15 or 16 bytes) as a raw string.
+// not built in: its MarshalBinary form as a raw string.
 func appendMsgpTime(b []byte, t time.Time) ([]byte, error) {
-	at := len(b)
-	out, err := t.AppendBinary(append(b, 0))
+	bin, err := t.MarshalBinary()
 	if err != nil {
 		return b, fmt.Errorf("encode time: %w", err)
 	}
-	n := len(out) - at - 1
-	if n > 31 {
-		return b, fmt.Errorf("encode time: %d-byte binary form", n)
-	}
-	out[at] = 0xa0 | byte(n)
-	return out, nil
+	return appendMsgpBytes(b, bin), nil
 }
 
 // requestWriter writes an AppendEntriesRequest to a connection's buffered
@@ -245,6 +238,11 @@ func (e *requestWriter) log(l *Log) {
 // using scratch as its buffer, and returns the buffer for reuse.
 func writeAppendEntriesRequest(w *bufio.Writer, scratch []byte, req *AppendEntriesRequest) ([]byte, error) {
 	e := requestWriter{w: w, buf: scratch[:0]}
+	if req == nil {
+		e.buf = append(e.buf, mpNil)
+		e.flush()
+		return e.buf, e.err
+	}
 	e.buf = append(e.buf, 0x89)
 	e.buf = appendMsgpKey(e.buf, "Addr")
 	e.bytes(req.Addr)
@@ -280,6 +278,9 @@ func writeAppendEntriesRequest(w *bufio.Writer, scratch []byte, req *AppendEntri
 
 // appendAppendEntriesResponse appends resp as go-msgpack encodes it.
 func appendAppendEntriesResponse(b []byte, resp *AppendEntriesResponse) []byte {
+	if resp == nil {
+		return append(b, mpNil)
+	}
 	b = append(b, 0x87)
 	b = appendMsgpKey(b, "Addr")
 	b = appendMsgpBytes(b, resp.Addr)
@@ -366,7 +367,11 @@ func (d *msgpReader) readAlloc(n int) ([]byte, error) {
 	out := make([]byte, 0, minInt(n, allocChunk))
 	for len(out) < n {
 		k := minInt(n-len(out), allocChunk)
-		out = slices.Grow(out, k)
+		if cap(out)-len(out) < k {
+			grown := make([]byte, len(out), minInt(n, 2*cap(out)+k))
+			copy(grown, out)
+			out = grown
+		}
 		if _, err := io.ReadFull(d.r, out[len(out):len(out)+k]); err != nil {
 			return nil, unexpectedEOF(err)
 		}
@@ -735,27 +740,43 @@ func (d *msgpReader) skip(depth int) error {
 	case c == mpUint64 || c == mpInt64 || c == mpFloat64:
 		n = 8
 	case c >= mpFixExt1 && c <= mpFixExt16:
-		n = 1 + 1<<(c-mpFixExt1)
+		return d.skipExt(1 << (c - mpFixExt1))
 	case c == mpExt8:
 		b, err := d.readFull(1)
 		if err != nil {
 			return err
 		}
-		n = 1 + int(b[0])
+		return d.skipExt(int(b[0]))
 	case c == mpExt16:
 		v, err := d.readUint16()
 		if err != nil {
 			return err
 		}
-		n = 1 + int(v)
+		return d.skipExt(int(v))
 	case c == mpExt32:
 		v, err := d.readUint32()
 		if err != nil {
 			return err
 		}
-		n = 1 + int(v)
+		if v > math.MaxInt32 {
+			return fmt.Errorf("%w: %d-byte extension", errMsgpack, v)
+		}
+		return d.skipExt(int(v))
 	default:
 		return fmt.Errorf("%w: unknown type 0x%02x", errMsgpack, c)
+	}
+	return d.discard(n)
+}
+
+// skipExt skips an extension's type byte and its n bytes of data. Like
+// go-msgpack, it takes a timestamp (type -1) only of 4, 8 or 12 bytes.
+func (d *msgpReader) skipExt(n int) error {
+	t, err := d.readFull(1)
+	if err != nil {
+		return err
+	}
+	if t[0] == mpTimeExt && n != 4 && n != 8 && n != 12 {
+		return fmt.Errorf("%w: %d-byte timestamp", errMsgpack, n)
 	}
 	return d.discard(n)
 }
@@ -777,14 +798,21 @@ var (
 )
 
 // fieldName returns the name in names that key spells, or "" for none, so
-// that a name outlives the buffer the key was read into.
-func fieldName(key []byte, names []string) string {
-	for _, n := range names {
+// that a name outlives the buffer the key was read into. A name already in
+// seen (a bit per name) is an error: go-msgpack would decode a repeated
+// Entries into the entries it already holds, which this decoder does not
+// copy, so it refuses every repeated field, which no encoder writes.
+func fieldName(key []byte, names []string, seen *uint16) (string, error) {
+	for i, n := range names {
 		if string(key) == n {
-			return n
+			if *seen&(1<<i) != 0 {
+				return "", fmt.Errorf("%w: field %q twice", errMsgpack, n)
+			}
+			*seen |= 1 << i
+			return n, nil
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // readLog reads one log entry; nil reads as a nil entry.
@@ -794,12 +822,16 @@ func (d *msgpReader) readLog() (*Log, error) {
 		return nil, err
 	}
 	l := new(Log)
+	var seen uint16
 	for i := 0; i < n; i++ {
 		key, err := d.readKey()
 		if err != nil {
 			return nil, err
 		}
-		name := fieldName(key, logFields)
+		name, err := fieldName(key, logFields, &seen)
+		if err != nil {
+			return nil, err
+		}
 		switch name {
 		case "AppendedAt":
 			l.AppendedAt, err = d.readTime()
@@ -882,12 +914,16 @@ func decodeAppendEntriesRequest(r *bufio.Reader, req *AppendEntriesRequest) erro
 	if !ok {
 		return nil
 	}
+	var seen uint16
 	for i := 0; i < n; i++ {
 		key, err := d.readKey()
 		if err != nil {
 			return fmt.Errorf("append entries request: %w", err)
 		}
-		name := fieldName(key, requestFields)
+		name, err := fieldName(key, requestFields, &seen)
+		if err != nil {
+			return fmt.Errorf("append entries request: %w", err)
+		}
 		switch name {
 		case "ProtocolVersion", "ID", "Addr":
 			err = d.readRPCHeaderField(name, &req.RPCHeader)
@@ -924,12 +960,16 @@ func decodeAppendEntriesResponse(r *bufio.Reader, resp *AppendEntriesResponse) e
 	if !ok {
 		return nil
 	}
+	var seen uint16
 	for i := 0; i < n; i++ {
 		key, err := d.readKey()
 		if err != nil {
 			return fmt.Errorf("append entries response: %w", err)
 		}
-		name := fieldName(key, responseFields)
+		name, err := fieldName(key, responseFields, &seen)
+		if err != nil {
+			return fmt.Errorf("append entries response: %w", err)
+		}
 		switch name {
 		case "ProtocolVersion", "ID", "Addr":
 			err = d.readRPCHeaderField(name, &resp.RPCHeader)

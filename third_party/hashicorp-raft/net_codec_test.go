@@ -300,6 +300,8 @@ func TestAppendEntriesCodecRejectsTruncatedAndMalformed(t *testing.T) {
 		"unknown type byte":      {0x81, 0xa1, 'z', 0xc1},
 		"deep nesting":           append([]byte{0x81, 0xa1, 'z'}, bytes.Repeat([]byte{0x91}, 100)...),
 		"huge length, few bytes": {0x81, 0xa6, 'L', 'e', 'a', 'd', 'e', 'r', 0xdb, 0xff, 0xff, 0xff, 0xff, 1, 2},
+		"a field twice":          {0x82, 0xa4, 'T', 'e', 'r', 'm', 0x01, 0xa4, 'T', 'e', 'r', 'm', 0x02},
+		"1-byte timestamp":       {0x81, 0xa1, 'z', 0xd4, 0xff, 0x00},
 	} {
 		var got AppendEntriesRequest
 		err := decodeAppendEntriesRequest(bufio.NewReader(bytes.NewReader(b)), &got)
@@ -329,6 +331,12 @@ func FuzzAppendEntriesCodecDecode(f *testing.F) {
 		f.Add(goMsgpackEncode(f, true, req))
 		f.Add(appendAppendEntriesResponse(nil, r.response()))
 	}
+	// Inputs go-msgpack rejects or reads differently: an unknown field
+	// holding a timestamp extension of a length it refuses, and Entries
+	// twice (go-msgpack decodes the second into the first's entries).
+	f.Add([]byte{0x81, 0xa1, 'z', 0xd4, 0xff, 0x00})
+	f.Add([]byte{0x82, 0xa7, 'E', 'n', 't', 'r', 'i', 'e', 's', 0x91, 0x81, 0xa5, 'I', 'n', 'd', 'e', 'x', 0x05,
+		0xa7, 'E', 'n', 't', 'r', 'i', 'e', 's', 0x91, 0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		br := bufio.NewReader(bytes.NewReader(b))
 		var got AppendEntriesRequest
