@@ -152,6 +152,15 @@ func goMsgpackDecodeRequest(r io.Reader) (*AppendEntriesRequest, error) {
 }
 
 func TestAppendEntriesCodecWritesGoMsgpackBytes(t *testing.T) {
+	var nilReq *AppendEntriesRequest
+	var nilResp *AppendEntriesResponse
+	got, err := encodeRequest(nilReq)
+	if want := goMsgpackEncode(t, false, nilReq); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("nil request: wrote %q (%v), go-msgpack writes %q", got, err, want)
+	}
+	if got, want := appendAppendEntriesResponse(nil, nilResp), goMsgpackEncode(t, false, nilResp); !bytes.Equal(got, want) {
+		t.Fatalf("nil response: wrote %q, go-msgpack writes %q", got, want)
+	}
 	r := codecRand{rand.New(rand.NewSource(1))}
 	for i := 0; i < 3000; i++ {
 		req := r.request()
