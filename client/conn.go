@@ -22,6 +22,18 @@ const writeTimeout = 30 * time.Second
 // maxAckSeqs bounds the sequence numbers of one Ack or Nack frame.
 const maxAckSeqs = 8192
 
+// settleFrameOverhead is more than an Ack or Nack frame needs besides its
+// queue name and its sequence numbers (at most 9 bytes each).
+const settleFrameOverhead = 64
+
+// settleSeqsPerFrame is how many sequence numbers of queue one settle frame
+// carries so that it stays within maxFrame, the largest frame this client
+// sends (WithMaxFrameSize): a frame the writer refuses would fail the
+// connection, and every reconnect would fail the same way.
+func settleSeqsPerFrame(maxFrame int, queue string) int {
+	return max(1, min(maxAckSeqs, (maxFrame-settleFrameOverhead-len(queue))/9))
+}
+
 // afterSettlesTaken, when set by a test, runs in the writer's pass right
 // after it has taken and written the queued settles.
 var afterSettlesTaken atomic.Pointer[func()]
@@ -573,7 +585,7 @@ func (cn *conn) writePass(w *wire.Writer) (final bool, err error) {
 			settles := cn.c.takeSettles()
 			for k, seqs := range settles {
 				for len(seqs) > 0 {
-					n := min(len(seqs), maxAckSeqs)
+					n := min(len(seqs), settleSeqsPerFrame(cn.c.opts.maxFrameSize, k.queue))
 					if err := cn.writeSettle(w, k, seqs[:n]); err != nil {
 						// The frame that failed is requeued by its
 						// pending request; what was not written yet

@@ -39,6 +39,7 @@ func (b *brokenConn) SetWriteDeadline(time.Time) error { return nil }
 // and those the pass had taken but not yet written.
 func TestWritePassRequeuesUnwrittenSettlesOnFailure(t *testing.T) {
 	c := &Client{settles: make(map[settleKey][]uint64), wake: make(chan struct{}, 1)}
+	c.opts.maxFrameSize = wire.DefaultMaxFrameSize
 	bc := &brokenConn{limit: 100 << 10} // about one settle frame
 	cn := &conn{c: c, nc: bc, addr: "test", pending: make(map[uint64]pendingReq), dead: make(chan struct{})}
 	cn.primary.Store(true)

@@ -390,3 +390,76 @@ func TestCloseSendsAcksQueuedDuringAWriterPass(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 }
+
+// TestAcksFitASmallMaxFrameSize acknowledges more deliveries at once than
+// one frame of the client's maximum size can carry: the acks must go out
+// in frames the client's writer accepts, on the same connection.
+func TestAcksFitASmallMaxFrameSize(t *testing.T) {
+	fs := startFake(t)
+	c := dial(t, []string{fs.ln.Addr().String()}, client.WithMaxFrameSize(1024))
+	fc := fs.accept(t)
+	ctx := testCtx(t, 20*time.Second)
+
+	subs := make(chan *client.Subscription, 1)
+	go func() {
+		s, err := c.Subscribe(ctx, "q", client.WithPrefetch(1000))
+		if err != nil {
+			t.Errorf("subscribe: %v", err)
+		}
+		subs <- s
+	}()
+	f := fc.next(t, wire.TConsume)
+	if err := fc.send(wire.TConsumeOK, f.ReqID, &wire.ConsumeOK{ConsumerID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	s := <-subs
+	if s == nil {
+		t.FailNow()
+	}
+	const n = 600
+	for seq := uint64(1); seq <= n; seq += 5 {
+		var ds []wire.Delivery
+		for i := seq; i < seq+5; i++ {
+			ds = append(ds, wire.Delivery{Queue: "q", Seq: i, ID: "m"})
+		}
+		if err := fc.send(wire.TDeliver, 0, &wire.Deliver{ConsumerID: 7, Deliveries: ds}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Hold the writer until every delivery is acknowledged, so that one
+	// pass takes all the acks at once.
+	release := make(chan struct{})
+	var once sync.Once
+	defer client.SetAfterSettlesTaken(func() { once.Do(func() { <-release }) })()
+	for _, d := range collect(t, ctx, s, n) {
+		if err := d.Ack(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+
+	acked := map[uint64]bool{}
+	_ = fc.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for len(acked) < n {
+		f, err := fc.r.Next()
+		if err != nil {
+			t.Fatalf("connection ended with %d of %d acks: %v", len(acked), n, err)
+		}
+		if f.Type != wire.TAck {
+			continue
+		}
+		if len(f.Payload) > 1024 {
+			t.Fatalf("ack frame of %d bytes, over the client's 1024", len(f.Payload))
+		}
+		var ack wire.Ack
+		if err := wire.Decode(f, &ack); err != nil {
+			t.Fatal(err)
+		}
+		for _, seq := range ack.Seqs {
+			acked[seq] = true
+		}
+		if err := fc.send(wire.TOK, f.ReqID, &wire.OK{Count: int64(len(ack.Seqs))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
