@@ -296,21 +296,13 @@ func TestCloseFailsWaitingPublishes(t *testing.T) {
 	}
 }
 
-// TestCloseSendsAcksQueuedDuringAWriterPass acknowledges a delivery and
-// closes the client while the writer is in the middle of a pass that has
-// already taken the queued settles. The ack must still reach the broker
-// before the connection closes; otherwise the broker gives the message
-// back when the connection ends, and it is delivered again although it
-// was acknowledged.
-func TestCloseSendsAcksQueuedDuringAWriterPass(t *testing.T) {
-	fs := startFake(t)
-	c := dial(t, []string{fs.ln.Addr().String()})
-	fc := fs.accept(t)
-	ctx := testCtx(t, 20*time.Second)
-
+// subscribeFake subscribes c to queue q on the fake connection fc, which
+// answers as consumer 7, and returns the subscription.
+func subscribeFake(t *testing.T, ctx context.Context, c *client.Client, fc *fakeConn, opts ...client.ConsumeOption) *client.Subscription {
+	t.Helper()
 	subs := make(chan *client.Subscription, 1)
 	go func() {
-		s, err := c.Subscribe(ctx, "q")
+		s, err := c.Subscribe(ctx, "q", opts...)
 		if err != nil {
 			t.Errorf("subscribe: %v", err)
 		}
@@ -324,6 +316,55 @@ func TestCloseSendsAcksQueuedDuringAWriterPass(t *testing.T) {
 	if s == nil {
 		t.FailNow()
 	}
+	return s
+}
+
+// answerAcks reads frames from fc, answering each ack, until n distinct
+// sequence numbers are acknowledged, and returns them. An ack frame with a
+// payload over maxPayload (if above 0) or the connection ending first fails
+// the test.
+func (fc *fakeConn) answerAcks(t *testing.T, n, maxPayload int) map[uint64]bool {
+	t.Helper()
+	acked := map[uint64]bool{}
+	_ = fc.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for len(acked) < n {
+		f, err := fc.r.Next()
+		if err != nil {
+			t.Fatalf("connection ended with %d of %d acks: %v", len(acked), n, err)
+		}
+		if f.Type != wire.TAck {
+			continue
+		}
+		if maxPayload > 0 && len(f.Payload) > maxPayload {
+			t.Fatalf("ack frame of %d bytes, over %d", len(f.Payload), maxPayload)
+		}
+		var ack wire.Ack
+		if err := wire.Decode(f, &ack); err != nil {
+			t.Fatal(err)
+		}
+		for _, seq := range ack.Seqs {
+			acked[seq] = true
+		}
+		if err := fc.send(wire.TOK, f.ReqID, &wire.OK{Count: int64(len(ack.Seqs))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return acked
+}
+
+// TestCloseSendsAcksQueuedDuringAWriterPass acknowledges a delivery and
+// closes the client while the writer is in the middle of a pass that has
+// already taken the queued settles. The ack must still reach the broker
+// before the connection closes; otherwise the broker gives the message
+// back when the connection ends, and it is delivered again although it
+// was acknowledged.
+func TestCloseSendsAcksQueuedDuringAWriterPass(t *testing.T) {
+	fs := startFake(t)
+	c := dial(t, []string{fs.ln.Addr().String()})
+	fc := fs.accept(t)
+	ctx := testCtx(t, 20*time.Second)
+
+	s := subscribeFake(t, ctx, c, fc)
 	if err := fc.send(wire.TDeliver, 0, &wire.Deliver{ConsumerID: 7, Deliveries: []wire.Delivery{
 		{Queue: "q", Seq: 1, ID: "a"}, {Queue: "q", Seq: 2, ID: "b"},
 	}}); err != nil {
@@ -364,27 +405,9 @@ func TestCloseSendsAcksQueuedDuringAWriterPass(t *testing.T) {
 	}
 	close(release)
 
-	// The broker side: answer acks until both seqs are acknowledged.
-	acked := map[uint64]bool{}
-	_ = fc.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for !acked[1] || !acked[2] {
-		f, err := fc.r.Next()
-		if err != nil {
-			t.Fatalf("connection ended with acks for %v only: %v", acked, err)
-		}
-		if f.Type != wire.TAck {
-			continue
-		}
-		var ack wire.Ack
-		if err := wire.Decode(f, &ack); err != nil {
-			t.Fatal(err)
-		}
-		for _, seq := range ack.Seqs {
-			acked[seq] = true
-		}
-		if err := fc.send(wire.TOK, f.ReqID, &wire.OK{Count: int64(len(ack.Seqs))}); err != nil {
-			t.Fatal(err)
-		}
+	// The broker side: both deliveries must be acknowledged.
+	if acked := fc.answerAcks(t, 2, 0); !acked[1] || !acked[2] {
+		t.Fatalf("acks for %v, want 1 and 2", acked)
 	}
 	if err := <-closed; err != nil {
 		t.Fatalf("Close: %v", err)
@@ -400,22 +423,7 @@ func TestAcksFitASmallMaxFrameSize(t *testing.T) {
 	fc := fs.accept(t)
 	ctx := testCtx(t, 20*time.Second)
 
-	subs := make(chan *client.Subscription, 1)
-	go func() {
-		s, err := c.Subscribe(ctx, "q", client.WithPrefetch(1000))
-		if err != nil {
-			t.Errorf("subscribe: %v", err)
-		}
-		subs <- s
-	}()
-	f := fc.next(t, wire.TConsume)
-	if err := fc.send(wire.TConsumeOK, f.ReqID, &wire.ConsumeOK{ConsumerID: 7}); err != nil {
-		t.Fatal(err)
-	}
-	s := <-subs
-	if s == nil {
-		t.FailNow()
-	}
+	s := subscribeFake(t, ctx, c, fc, client.WithPrefetch(1000))
 	const n = 600
 	for seq := uint64(1); seq <= n; seq += 5 {
 		var ds []wire.Delivery
@@ -437,29 +445,5 @@ func TestAcksFitASmallMaxFrameSize(t *testing.T) {
 		}
 	}
 	close(release)
-
-	acked := map[uint64]bool{}
-	_ = fc.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for len(acked) < n {
-		f, err := fc.r.Next()
-		if err != nil {
-			t.Fatalf("connection ended with %d of %d acks: %v", len(acked), n, err)
-		}
-		if f.Type != wire.TAck {
-			continue
-		}
-		if len(f.Payload) > 1024 {
-			t.Fatalf("ack frame of %d bytes, over the client's 1024", len(f.Payload))
-		}
-		var ack wire.Ack
-		if err := wire.Decode(f, &ack); err != nil {
-			t.Fatal(err)
-		}
-		for _, seq := range ack.Seqs {
-			acked[seq] = true
-		}
-		if err := fc.send(wire.TOK, f.ReqID, &wire.OK{Count: int64(len(ack.Seqs))}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fc.answerAcks(t, n, 1024)
 }
