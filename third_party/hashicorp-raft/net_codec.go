@@ -144,9 +144,10 @@ func appendMsgpBytes(b []byte, v []byte) []byte {
 	return append(appendMsgpStrHeader(b, len(v)), v...)
 }
 
-// appendMsgpKey appends a field name.
-func appendMsgpKey(b []byte, k string) []byte {
-	return append(appendMsgpStrHeader(b, len(k)), k...)
+// appendMsgpString appends a string: a field name, or the error string
+// that precedes every response.
+func appendMsgpString(b []byte, v string) []byte {
+	return append(appendMsgpStrHeader(b, len(v)), v...)
 }
 
 // appendMsgpArrayHeader appends the header of an array of n elements.
@@ -216,21 +217,21 @@ func (e *requestWriter) log(l *Log) {
 		e.buf = append(e.buf, mpNil)
 		return
 	}
-	e.buf = append(e.buf, 0x86)
-	e.buf = appendMsgpKey(e.buf, "AppendedAt")
+	e.buf = append(e.buf, 0x80|byte(len(logFields)))
+	e.buf = appendMsgpString(e.buf, "AppendedAt")
 	var err error
 	if e.buf, err = appendMsgpTime(e.buf, l.AppendedAt); err != nil && e.err == nil {
 		e.err = err
 	}
-	e.buf = appendMsgpKey(e.buf, "Data")
+	e.buf = appendMsgpString(e.buf, "Data")
 	e.bytes(l.Data)
-	e.buf = appendMsgpKey(e.buf, "Extensions")
+	e.buf = appendMsgpString(e.buf, "Extensions")
 	e.bytes(l.Extensions)
-	e.buf = appendMsgpKey(e.buf, "Index")
+	e.buf = appendMsgpString(e.buf, "Index")
 	e.buf = appendMsgpUint(e.buf, l.Index)
-	e.buf = appendMsgpKey(e.buf, "Term")
+	e.buf = appendMsgpString(e.buf, "Term")
 	e.buf = appendMsgpUint(e.buf, l.Term)
-	e.buf = appendMsgpKey(e.buf, "Type")
+	e.buf = appendMsgpString(e.buf, "Type")
 	e.buf = appendMsgpUint(e.buf, uint64(l.Type))
 }
 
@@ -243,10 +244,10 @@ func writeAppendEntriesRequest(w *bufio.Writer, scratch []byte, req *AppendEntri
 		e.flush()
 		return e.buf, e.err
 	}
-	e.buf = append(e.buf, 0x89)
-	e.buf = appendMsgpKey(e.buf, "Addr")
+	e.buf = append(e.buf, 0x80|byte(len(requestFields)))
+	e.buf = appendMsgpString(e.buf, "Addr")
 	e.bytes(req.Addr)
-	e.buf = appendMsgpKey(e.buf, "Entries")
+	e.buf = appendMsgpString(e.buf, "Entries")
 	if req.Entries == nil {
 		e.buf = append(e.buf, mpNil)
 	} else {
@@ -255,19 +256,19 @@ func writeAppendEntriesRequest(w *bufio.Writer, scratch []byte, req *AppendEntri
 			e.log(l)
 		}
 	}
-	e.buf = appendMsgpKey(e.buf, "ID")
+	e.buf = appendMsgpString(e.buf, "ID")
 	e.bytes(req.ID)
-	e.buf = appendMsgpKey(e.buf, "Leader")
+	e.buf = appendMsgpString(e.buf, "Leader")
 	e.bytes(req.Leader)
-	e.buf = appendMsgpKey(e.buf, "LeaderCommitIndex")
+	e.buf = appendMsgpString(e.buf, "LeaderCommitIndex")
 	e.buf = appendMsgpUint(e.buf, req.LeaderCommitIndex)
-	e.buf = appendMsgpKey(e.buf, "PrevLogEntry")
+	e.buf = appendMsgpString(e.buf, "PrevLogEntry")
 	e.buf = appendMsgpUint(e.buf, req.PrevLogEntry)
-	e.buf = appendMsgpKey(e.buf, "PrevLogTerm")
+	e.buf = appendMsgpString(e.buf, "PrevLogTerm")
 	e.buf = appendMsgpUint(e.buf, req.PrevLogTerm)
-	e.buf = appendMsgpKey(e.buf, "ProtocolVersion")
+	e.buf = appendMsgpString(e.buf, "ProtocolVersion")
 	e.buf = appendMsgpInt(e.buf, int64(req.ProtocolVersion))
-	e.buf = appendMsgpKey(e.buf, "Term")
+	e.buf = appendMsgpString(e.buf, "Term")
 	e.buf = appendMsgpUint(e.buf, req.Term)
 	e.flush()
 	if e.err != nil {
@@ -281,26 +282,21 @@ func appendAppendEntriesResponse(b []byte, resp *AppendEntriesResponse) []byte {
 	if resp == nil {
 		return append(b, mpNil)
 	}
-	b = append(b, 0x87)
-	b = appendMsgpKey(b, "Addr")
+	b = append(b, 0x80|byte(len(responseFields)))
+	b = appendMsgpString(b, "Addr")
 	b = appendMsgpBytes(b, resp.Addr)
-	b = appendMsgpKey(b, "ID")
+	b = appendMsgpString(b, "ID")
 	b = appendMsgpBytes(b, resp.ID)
-	b = appendMsgpKey(b, "LastLog")
+	b = appendMsgpString(b, "LastLog")
 	b = appendMsgpUint(b, resp.LastLog)
-	b = appendMsgpKey(b, "NoRetryBackoff")
+	b = appendMsgpString(b, "NoRetryBackoff")
 	b = appendMsgpBool(b, resp.NoRetryBackoff)
-	b = appendMsgpKey(b, "ProtocolVersion")
+	b = appendMsgpString(b, "ProtocolVersion")
 	b = appendMsgpInt(b, int64(resp.ProtocolVersion))
-	b = appendMsgpKey(b, "Success")
+	b = appendMsgpString(b, "Success")
 	b = appendMsgpBool(b, resp.Success)
-	b = appendMsgpKey(b, "Term")
+	b = appendMsgpString(b, "Term")
 	return appendMsgpUint(b, resp.Term)
-}
-
-// appendRPCError appends the error string that precedes every response.
-func appendRPCError(b []byte, msg string) []byte {
-	return append(appendMsgpStrHeader(b, len(msg)), msg...)
 }
 
 // msgpReader decodes msgpack values from a buffered stream, consuming
@@ -352,6 +348,16 @@ func (d *msgpReader) readUint32() (uint32, error) {
 		return 0, err
 	}
 	return binary.BigEndian.Uint32(b), nil
+}
+
+// readLen32 reads a 32-bit length, refusing one over math.MaxInt32 so that
+// it is an int on every platform.
+func (d *msgpReader) readLen32() (int, error) {
+	v, err := d.readUint32()
+	if err == nil && v > math.MaxInt32 {
+		err = fmt.Errorf("%w: length %d", errMsgpack, v)
+	}
+	return int(v), err
 }
 
 func (d *msgpReader) readUint64() (uint64, error) {
@@ -520,11 +526,8 @@ func (d *msgpReader) rawLen(c byte) (int, bool, error) {
 		v, err := d.readUint16()
 		return int(v), true, err
 	case c == mpStr32 || c == mpBin32:
-		v, err := d.readUint32()
-		if err == nil && v > math.MaxInt32 {
-			err = fmt.Errorf("%w: %d-byte value", errMsgpack, v)
-		}
-		return int(v), true, err
+		n, err := d.readLen32()
+		return n, true, err
 	}
 	return 0, false, nil
 }
@@ -652,6 +655,19 @@ func (d *msgpReader) readMapHeader() (n int, ok bool, err error) {
 	if err != nil {
 		return 0, false, err
 	}
+	if c == mpNil {
+		return 0, false, nil
+	}
+	n, ok, err = d.mapLen(c)
+	if err == nil && !ok {
+		err = fmt.Errorf("%w: type 0x%02x where a map belongs", errMsgpack, c)
+	}
+	return n, ok, err
+}
+
+// mapLen returns the entry count of the map whose type byte is c, and
+// whether c is one.
+func (d *msgpReader) mapLen(c byte) (int, bool, error) {
 	switch {
 	case c >= 0x80 && c <= 0x8f:
 		return int(c & 0x0f), true, nil
@@ -659,15 +675,10 @@ func (d *msgpReader) readMapHeader() (n int, ok bool, err error) {
 		v, err := d.readUint16()
 		return int(v), true, err
 	case c == mpMap32:
-		v, err := d.readUint32()
-		if err == nil && v > math.MaxInt32 {
-			err = fmt.Errorf("%w: %d-entry map", errMsgpack, v)
-		}
-		return int(v), true, err
-	case c == mpNil:
-		return 0, false, nil
+		n, err := d.readLen32()
+		return n, true, err
 	}
-	return 0, false, fmt.Errorf("%w: type 0x%02x where a map belongs", errMsgpack, c)
+	return 0, false, nil
 }
 
 // arrayLen returns the element count of the array whose type byte is c,
@@ -680,11 +691,8 @@ func (d *msgpReader) arrayLen(c byte) (int, bool, error) {
 		v, err := d.readUint16()
 		return int(v), true, err
 	case c == mpArray32:
-		v, err := d.readUint32()
-		if err == nil && v > math.MaxInt32 {
-			err = fmt.Errorf("%w: %d-element array", errMsgpack, v)
-		}
-		return int(v), true, err
+		n, err := d.readLen32()
+		return n, true, err
 	}
 	return 0, false, nil
 }
@@ -710,27 +718,16 @@ func (d *msgpReader) skip(depth int) error {
 		}
 		return err
 	}
+	if n, ok, err := d.mapLen(c); ok || err != nil {
+		for i := 0; i < 2*n && err == nil; i++ {
+			err = d.skip(depth + 1)
+		}
+		return err
+	}
 	var n int
 	switch {
 	case c <= 0x7f || c >= 0xe0 || c == mpNil || c == mpFalse || c == mpTrue:
 		return nil
-	case c >= 0x80 && c <= 0x8f:
-		return d.skipMap(int(c&0x0f), depth)
-	case c == mpMap16:
-		v, err := d.readUint16()
-		if err != nil {
-			return err
-		}
-		return d.skipMap(int(v), depth)
-	case c == mpMap32:
-		v, err := d.readUint32()
-		if err != nil {
-			return err
-		}
-		if v > math.MaxInt32 {
-			return fmt.Errorf("%w: %d-entry map", errMsgpack, v)
-		}
-		return d.skipMap(int(v), depth)
 	case c == mpUint8 || c == mpInt8:
 		n = 1
 	case c == mpUint16 || c == mpInt16:
@@ -754,14 +751,11 @@ func (d *msgpReader) skip(depth int) error {
 		}
 		return d.skipExt(int(v))
 	case c == mpExt32:
-		v, err := d.readUint32()
+		n, err := d.readLen32()
 		if err != nil {
 			return err
 		}
-		if v > math.MaxInt32 {
-			return fmt.Errorf("%w: %d-byte extension", errMsgpack, v)
-		}
-		return d.skipExt(int(v))
+		return d.skipExt(n)
 	default:
 		return fmt.Errorf("%w: unknown type 0x%02x", errMsgpack, c)
 	}
@@ -781,16 +775,8 @@ func (d *msgpReader) skipExt(n int) error {
 	return d.discard(n)
 }
 
-func (d *msgpReader) skipMap(n, depth int) error {
-	for i := 0; i < 2*n; i++ {
-		if err := d.skip(depth + 1); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Field names, in the order go-msgpack writes them.
+// Field names, in the order go-msgpack writes them (sorted); the encoders
+// write them in this order, the map's size being the list's length.
 var (
 	logFields      = []string{"AppendedAt", "Data", "Extensions", "Index", "Term", "Type"}
 	requestFields  = []string{"Addr", "Entries", "ID", "Leader", "LeaderCommitIndex", "PrevLogEntry", "PrevLogTerm", "ProtocolVersion", "Term"}
@@ -815,23 +801,41 @@ func fieldName(key []byte, names []string, seen *uint16) (string, error) {
 	return "", nil
 }
 
-// readLog reads one log entry; nil reads as a nil entry.
-func (d *msgpReader) readLog() (*Log, error) {
+// readFields reads a struct go-msgpack wrote as a map keyed by field name.
+// For a key that spells one of names it calls field with that name, which
+// reads the value; other keys' values are skipped. present is false for a
+// nil value.
+func (d *msgpReader) readFields(names []string, field func(name string) error) (present bool, err error) {
 	n, ok, err := d.readMapHeader()
 	if err != nil || !ok {
-		return nil, err
+		return false, err
 	}
-	l := new(Log)
 	var seen uint16
 	for i := 0; i < n; i++ {
 		key, err := d.readKey()
 		if err != nil {
-			return nil, err
+			return true, err
 		}
-		name, err := fieldName(key, logFields, &seen)
+		name, err := fieldName(key, names, &seen)
 		if err != nil {
-			return nil, err
+			return true, err
 		}
+		if name == "" {
+			err = d.skip(0)
+		} else {
+			err = field(name)
+		}
+		if err != nil {
+			return true, fmt.Errorf("field %q: %w", name, err)
+		}
+	}
+	return true, nil
+}
+
+// readLog reads one log entry; nil reads as a nil entry.
+func (d *msgpReader) readLog() (*Log, error) {
+	l := new(Log)
+	present, err := d.readFields(logFields, func(name string) (err error) {
 		switch name {
 		case "AppendedAt":
 			l.AppendedAt, err = d.readTime()
@@ -847,12 +851,14 @@ func (d *msgpReader) readLog() (*Log, error) {
 			var v uint64
 			v, err = d.readUintField(math.MaxUint8)
 			l.Type = LogType(v)
-		default:
-			err = d.skip(0)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("log entry field %q: %w", name, err)
-		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("log entry: %w", err)
+	}
+	if !present {
+		return nil, nil
 	}
 	return l, nil
 }
@@ -884,8 +890,9 @@ func (d *msgpReader) readEntries() ([]*Log, error) {
 	return entries, nil
 }
 
-// readRPCHeaderField reads the RPCHeader field name into h.
-func (d *msgpReader) readRPCHeaderField(name string, h *RPCHeader) error {
+// readRPCHeaderField reads the value of field name into h, if it is one of
+// RPCHeader's, and reports whether it was.
+func (d *msgpReader) readRPCHeaderField(name string, h *RPCHeader) (bool, error) {
 	var err error
 	switch name {
 	case "ProtocolVersion":
@@ -899,34 +906,22 @@ func (d *msgpReader) readRPCHeaderField(name string, h *RPCHeader) error {
 		h.ID, err = d.readBytes()
 	case "Addr":
 		h.Addr, err = d.readBytes()
+	default:
+		return false, nil
 	}
-	return err
+	return true, err
 }
 
 // decodeAppendEntriesRequest reads one AppendEntriesRequest into req,
 // setting the fields the message holds, as go-msgpack does.
 func decodeAppendEntriesRequest(r *bufio.Reader, req *AppendEntriesRequest) error {
 	d := msgpReader{r: r}
-	n, ok, err := d.readMapHeader()
-	if err != nil {
-		return fmt.Errorf("append entries request: %w", err)
-	}
-	if !ok {
-		return nil
-	}
-	var seen uint16
-	for i := 0; i < n; i++ {
-		key, err := d.readKey()
-		if err != nil {
-			return fmt.Errorf("append entries request: %w", err)
+	_, err := d.readFields(requestFields, func(name string) error {
+		if ok, err := d.readRPCHeaderField(name, &req.RPCHeader); ok {
+			return err
 		}
-		name, err := fieldName(key, requestFields, &seen)
-		if err != nil {
-			return fmt.Errorf("append entries request: %w", err)
-		}
+		var err error
 		switch name {
-		case "ProtocolVersion", "ID", "Addr":
-			err = d.readRPCHeaderField(name, &req.RPCHeader)
 		case "Term":
 			req.Term, err = d.readUintField(math.MaxUint64)
 		case "Leader":
@@ -939,12 +934,11 @@ func decodeAppendEntriesRequest(r *bufio.Reader, req *AppendEntriesRequest) erro
 			req.Entries, err = d.readEntries()
 		case "LeaderCommitIndex":
 			req.LeaderCommitIndex, err = d.readUintField(math.MaxUint64)
-		default:
-			err = d.skip(0)
 		}
-		if err != nil {
-			return fmt.Errorf("append entries request field %q: %w", name, err)
-		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("append entries request: %w", err)
 	}
 	return nil
 }
@@ -953,26 +947,12 @@ func decodeAppendEntriesRequest(r *bufio.Reader, req *AppendEntriesRequest) erro
 // setting the fields the message holds, as go-msgpack does.
 func decodeAppendEntriesResponse(r *bufio.Reader, resp *AppendEntriesResponse) error {
 	d := msgpReader{r: r}
-	n, ok, err := d.readMapHeader()
-	if err != nil {
-		return fmt.Errorf("append entries response: %w", err)
-	}
-	if !ok {
-		return nil
-	}
-	var seen uint16
-	for i := 0; i < n; i++ {
-		key, err := d.readKey()
-		if err != nil {
-			return fmt.Errorf("append entries response: %w", err)
+	_, err := d.readFields(responseFields, func(name string) error {
+		if ok, err := d.readRPCHeaderField(name, &resp.RPCHeader); ok {
+			return err
 		}
-		name, err := fieldName(key, responseFields, &seen)
-		if err != nil {
-			return fmt.Errorf("append entries response: %w", err)
-		}
+		var err error
 		switch name {
-		case "ProtocolVersion", "ID", "Addr":
-			err = d.readRPCHeaderField(name, &resp.RPCHeader)
 		case "Term":
 			resp.Term, err = d.readUintField(math.MaxUint64)
 		case "LastLog":
@@ -981,12 +961,11 @@ func decodeAppendEntriesResponse(r *bufio.Reader, resp *AppendEntriesResponse) e
 			resp.Success, err = d.readBool()
 		case "NoRetryBackoff":
 			resp.NoRetryBackoff, err = d.readBool()
-		default:
-			err = d.skip(0)
 		}
-		if err != nil {
-			return fmt.Errorf("append entries response field %q: %w", name, err)
-		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("append entries response: %w", err)
 	}
 	return nil
 }

@@ -173,7 +173,7 @@ func TestAppendEntriesCodecWritesGoMsgpackBytes(t *testing.T) {
 		}
 		resp := r.response()
 		msg := string(r.bytes())
-		got = appendAppendEntriesResponse(appendRPCError(nil, msg), resp)
+		got = appendAppendEntriesResponse(appendMsgpString(nil, msg), resp)
 		if want := goMsgpackEncode(t, false, msg, resp); !bytes.Equal(got, want) {
 			t.Fatalf("response %d: hand-written codec wrote\n%q\ngo-msgpack writes\n%q", i, got, want)
 		}
@@ -421,7 +421,7 @@ func BenchmarkAppendEntriesCodec(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
 			scratch, _ = writeAppendEntriesRequest(w, scratch, req)
-			scratch = appendAppendEntriesResponse(appendRPCError(scratch[:0], ""), resp)
+			scratch = appendAppendEntriesResponse(appendMsgpString(scratch[:0], ""), resp)
 			_, _ = w.Write(scratch)
 			_ = w.Flush()
 			var r2 AppendEntriesRequest

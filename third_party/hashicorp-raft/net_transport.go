@@ -775,7 +775,7 @@ RESP:
 		}
 		if aer, ok := resp.Response.(*AppendEntriesResponse); ok && aer != nil {
 			// The hand-written codec writes what go-msgpack would.
-			rw.scratch = appendAppendEntriesResponse(appendRPCError(rw.scratch[:0], respErr), aer)
+			rw.scratch = appendAppendEntriesResponse(appendMsgpString(rw.scratch[:0], respErr), aer)
 			if _, err := rw.w.Write(rw.scratch); err != nil {
 				return err
 			}
