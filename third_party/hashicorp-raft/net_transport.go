@@ -773,13 +773,11 @@ RESP:
 		if resp.Error != nil {
 			respErr = resp.Error.Error()
 		}
-		if aer, ok := resp.Response.(*AppendEntriesResponse); ok && aer != nil {
+		if aer, ok := resp.Response.(*AppendEntriesResponse); ok {
 			// The hand-written codec writes what go-msgpack would.
 			rw.scratch = appendAppendEntriesResponse(appendMsgpString(rw.scratch[:0], respErr), aer)
-			if _, err := rw.w.Write(rw.scratch); err != nil {
-				return err
-			}
-			return nil
+			_, err := rw.w.Write(rw.scratch)
+			return err
 		}
 		if err := enc.Encode(respErr); err != nil {
 			return err
@@ -801,7 +799,7 @@ func decodeResponse(conn *netConn, resp interface{}) (bool, error) {
 	// Decode the error if any
 	var rpcError string
 	var err error
-	if aer, ok := resp.(*AppendEntriesResponse); ok && conn.r != nil {
+	if aer, ok := resp.(*AppendEntriesResponse); ok {
 		// The hand-written codec reads all that go-msgpack writes.
 		rpcError, err = decodeRPCError(conn.r)
 		if err == nil {
