@@ -319,7 +319,7 @@ func (d *dispatcher) pass(names []string, all bool) {
 				d.queuesChanged()
 				continue
 			}
-			sends = d.offer(qs, q, now, d.gainSeq[name], sends)
+			sends = d.offer(v, qs, q, now, d.gainSeq[name], sends)
 		}
 	})
 	d.mu.Unlock()
@@ -333,8 +333,8 @@ func (d *dispatcher) pass(names []string, all bool) {
 }
 
 // offer hands one queue's ready messages to consumers with credit, round
-// robin. Caller holds mu and the FSM's read lock.
-func (d *dispatcher) offer(qs *qstate, q *queue.Queue, now int64, gainSeq uint64, sends []outgoing) []outgoing {
+// robin. Caller holds mu and the FSM's read lock, through v.
+func (d *dispatcher) offer(v fsm.View, qs *qstate, q *queue.Queue, now int64, gainSeq uint64, sends []outgoing) []outgoing {
 	// Forget deliveries whose message is gone (settled through another
 	// path, expired, purged): otherwise they would hold credit forever.
 	for seq, cs := range qs.inflight {
@@ -356,9 +356,19 @@ func (d *dispatcher) offer(qs *qstate, q *queue.Queue, now int64, gainSeq uint64
 		if cs == nil {
 			return false
 		}
+		// The body is read under the FSM's read lock, so the log entry it
+		// is in cannot be compacted away meanwhile (fsm.FSM.LogFloor).
+		body, err := v.Body(m)
+		if err != nil {
+			// Not delivered, and still queued: an operator can see it and
+			// purge the queue. It cannot happen unless the log store lost
+			// an entry.
+			d.b.log.Error("message body unreadable: not delivered", "queue", qs.name, "seq", m.Seq, "err", err)
+			return true
+		}
 		cs.held[m.Seq] = struct{}{}
 		qs.inflight[m.Seq] = cs
-		batches[cs] = append(batches[cs], toDelivery(qs.name, m, m.Redelivered || m.Seq < gainSeq))
+		batches[cs] = append(batches[cs], toDelivery(qs.name, m, body, m.Redelivered || m.Seq < gainSeq))
 		credit--
 		return credit > 0
 	}
@@ -400,7 +410,7 @@ func (d *dispatcher) nextConsumer(qs *qstate) *consumer {
 	return nil
 }
 
-func toDelivery(queueName string, m *queue.Message, redelivered bool) wire.Delivery {
+func toDelivery(queueName string, m *queue.Message, body []byte, redelivered bool) wire.Delivery {
 	dl := wire.Delivery{
 		Queue:         queueName,
 		Seq:           m.Seq,
@@ -408,7 +418,7 @@ func toDelivery(queueName string, m *queue.Message, redelivered bool) wire.Deliv
 		Exchange:      m.Exchange,
 		RoutingKey:    m.RoutingKey,
 		Headers:       m.Headers,
-		Body:          m.Body,
+		Body:          body,
 		PublishedAt:   m.PublishedAt,
 		Redelivered:   redelivered,
 		DeliveryCount: m.DeliveryCount,

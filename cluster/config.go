@@ -99,6 +99,11 @@ type Config struct {
 	// majority holds it on disk. The serial order is there to compare the
 	// two and as a way back.
 	SerialLeaderWrite bool
+	// NoLogReadBack keeps the log from an FSM that could read applied
+	// entries back from it (LogReadingFSM): such an FSM then keeps in
+	// memory what it needs of them, as every FSM did before (for raftmq's,
+	// the message bodies). For comparison and as a way back.
+	NoLogReadBack bool
 	// NodeID is optional: when empty it is read from DataDir/node-id, or
 	// generated (random hex) and persisted on first start. When set it must
 	// match the persisted ID, if any.

@@ -6,6 +6,26 @@ import (
 	"github.com/hashicorp/raft"
 )
 
+// LogReader reads entries back from the Raft log; the node's log store is
+// one. (An alias, so that an FSM package can name the same type without
+// importing cluster.)
+type LogReader = interface {
+	GetLog(index uint64, log *raft.Log) error
+}
+
+// LogReadingFSM is an FSM that reads entries it has applied back from the
+// Raft log instead of keeping copies of what they hold (fsm.FSM keeps
+// message bodies this way). Unless Config.NoLogReadBack is set, the node
+// gives it the log store before Raft starts, and before each log compaction
+// asks LogFloor for the lowest entry it still reads; compaction keeps that
+// entry and every later one. keep is Config.TrailingLogs: the FSM may stop
+// reading entries older than that, so that the log does not grow for ever.
+type LogReadingFSM interface {
+	raft.FSM
+	UseLog(r LogReader)
+	LogFloor(keep uint64) uint64
+}
+
 // applyResult is what the wrapped FSM hands back through an ApplyFuture:
 // the caller's response plus the term of the entry, which ApplyFuture does
 // not expose and which must be exact (read from the entry, not from the

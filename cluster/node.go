@@ -212,6 +212,11 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raft log cache: %w", err)
 	}
+	if lr, ok := fsm.(LogReadingFSM); ok && !cfg.NoLogReadBack {
+		lr.UseLog(logs)
+		trailing := rc.TrailingLogs
+		rc.CompactionFloor = func() uint64 { return lr.LogFloor(trailing) }
+	}
 	n.raft, err = raft.NewRaft(rc, wrapFSM(fsm), logs, n.store, snaps, n.trans)
 	if err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -101,6 +102,11 @@ type PublishMessage struct {
 	// Mandatory asks for an Unroutable result rather than Dropped when the
 	// message reaches no queue.
 	Mandatory bool
+
+	// bodyOff is where Body starts in the command bytes when the state
+	// machine's own decoder left Body pointing into them (decode with
+	// alias); 0 when Body is a copy.
+	bodyOff int
 }
 
 // Publish is a batch of messages, with the leader's time in Unix nanoseconds.
@@ -194,6 +200,13 @@ func MustEncode(op Op, body any) []byte {
 // Decode parses command bytes into the op and a pointer to its body type. It
 // never panics: malformed input gives an error wrapping ErrMalformed.
 func Decode(data []byte) (Op, any, error) {
+	return decode(data, false)
+}
+
+// decode is Decode. With alias, the bodies of a Publish's messages are not
+// copied: each points into data, at PublishMessage.bodyOff, and is valid only
+// as long as data is.
+func decode(data []byte, alias bool) (Op, any, error) {
 	if len(data) == 0 {
 		return 0, nil, fmt.Errorf("%w: empty command", ErrMalformed)
 	}
@@ -213,7 +226,7 @@ func Decode(data []byte) (Op, any, error) {
 	case OpBind, OpUnbind:
 		body = new(Bind)
 	case OpPublish:
-		p, err := decodePublish(data[1:])
+		p, err := decodePublish(data, 1, alias)
 		if err != nil {
 			return op, nil, fmt.Errorf("%w: %s: %w", ErrMalformed, op, err)
 		}
@@ -316,15 +329,19 @@ func encodeStringMap(enc *msgpack.Encoder, m map[string]string) error {
 	return nil
 }
 
-func decodePublish(b []byte) (p *Publish, err error) {
+// decodePublish decodes the Publish in data[start:]. With alias, each body
+// points into data (see decode).
+func decodePublish(data []byte, start int, alias bool) (p *Publish, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			p, err = nil, fmt.Errorf("decoder panic: %v", r)
 		}
 	}()
+	b := data[start:]
 	dec := msgpack.GetDecoder()
 	defer msgpack.PutDecoder(dec)
-	dec.Reset(bytes.NewReader(b))
+	rd := bytes.NewReader(b)
+	dec.Reset(rd)
 	n, err := dec.DecodeArrayLen()
 	if err != nil {
 		return nil, err
@@ -366,7 +383,12 @@ func decodePublish(b []byte) (p *Publish, err error) {
 		if m.Headers, err = decodeStringMap(dec, len(b)); err != nil {
 			return nil, fmt.Errorf("message %d headers: %w", i, err)
 		}
-		if m.Body, err = dec.DecodeBytes(); err != nil {
+		if alias {
+			m.Body, m.bodyOff, err = aliasBytes(dec, rd, data)
+		} else {
+			m.Body, err = dec.DecodeBytes()
+		}
+		if err != nil {
 			return nil, fmt.Errorf("message %d body: %w", i, err)
 		}
 		if m.TTL, err = dec.DecodeInt64(); err != nil {
@@ -377,6 +399,26 @@ func decodePublish(b []byte) (p *Publish, err error) {
 		}
 	}
 	return p, nil
+}
+
+// aliasBytes reads a msgpack bin (or nil) from dec, which reads from rd, the
+// tail of data, and returns it as a slice of data with its offset there
+// instead of a copy. A nil bin is nil at offset 0.
+func aliasBytes(dec *msgpack.Decoder, rd *bytes.Reader, data []byte) ([]byte, int, error) {
+	n, err := dec.DecodeBytesLen()
+	if err != nil || n < 0 {
+		return nil, 0, err
+	}
+	// The decoder reads rd byte by byte (bytes.Reader is an io.ByteScanner,
+	// so it buffers nothing): the bin's bytes start at rd's position.
+	off := len(data) - rd.Len()
+	if n > rd.Len() {
+		return nil, 0, io.ErrUnexpectedEOF
+	}
+	if _, err := rd.Seek(int64(n), io.SeekCurrent); err != nil {
+		return nil, 0, err
+	}
+	return data[off : off+n : off+n], off, nil
 }
 
 func decodeString(dec *msgpack.Decoder) (string, error) {

@@ -42,6 +42,10 @@ type FSM struct {
 	appliedIndex atomic.Uint64
 	messages     atomic.Int64
 	bytes        atomic.Int64
+
+	// bodies reads message bodies back from the Raft log; nil keeps every
+	// body in memory. Set by UseLog before the first Apply.
+	bodies *bodyReader
 }
 
 // state is everything that is replicated and snapshotted.
@@ -55,6 +59,10 @@ type state struct {
 	// messages share one copy of each. Not replicated state: it only
 	// saves memory.
 	keys map[string]string
+	// entry is the index of the Raft log entry being applied when message
+	// bodies are kept in the log (see UseLog), else 0. Not replicated
+	// state: it only says where a body can be read back.
+	entry uint64
 }
 
 // maxInternedKeys bounds the routing-key intern table.
@@ -125,7 +133,11 @@ func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
 	s := f.s
 	for i, l := range logs {
 		if l.Type == raft.LogCommand {
+			if f.bodies != nil {
+				s.entry = l.Index
+			}
 			out[i] = applyHook(s, l, touched)
+			s.entry = 0
 		}
 		f.appliedIndex.Store(l.Index)
 	}
@@ -178,11 +190,14 @@ func (f *FSM) signal(touched map[string]struct{}) {
 func (f *FSM) View(fn func(v View)) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	fn(View{s: f.s})
+	fn(View{s: f.s, bodies: f.bodies})
 }
 
 // View is read access to the state machine, valid only inside FSM.View.
-type View struct{ s *state }
+type View struct {
+	s      *state
+	bodies *bodyReader
+}
 
 // Queue returns the named queue.
 func (v View) Queue(name string) (*queue.Queue, bool) {
@@ -248,7 +263,7 @@ func (s *state) apply(data []byte, touched map[string]struct{}) (res *Result) {
 			res = &Result{Err: fmt.Errorf("internal error applying command: %v", r)}
 		}
 	}()
-	op, body, err := Decode(data)
+	op, body, err := decode(data, s.entry != 0)
 	if err != nil {
 		return &Result{Err: err}
 	}
@@ -445,6 +460,7 @@ func (s *state) publishOne(pm *PublishMessage, now int64, touched map[string]str
 	if pm.TTL > 0 {
 		expires = now + pm.TTL*int64(time.Millisecond)
 	}
+	body, ref := s.keepBody(pm)
 	rk := s.internKey(pm.RoutingKey)
 	var accepted int32
 	// One allocation for the copies of all target queues.
@@ -457,7 +473,8 @@ func (s *state) publishOne(pm *PublishMessage, now int64, touched map[string]str
 			Exchange:    x.Name, // the router's copy: one string per exchange, not per message
 			RoutingKey:  rk,
 			Headers:     pm.Headers,
-			Body:        pm.Body,
+			Body:        body,
+			Ref:         ref,
 			PublishedAt: now,
 			ExpiresAt:   expires,
 		}
@@ -590,6 +607,7 @@ func (s *state) deadLetter(from *queue.Queue, dls []queue.DeadLetter, touched ma
 				RoutingKey:  key,
 				Headers:     it.dl.Msg.Headers,
 				Body:        it.dl.Msg.Body,
+				Ref:         it.dl.Msg.Ref,
 				PublishedAt: it.dl.Msg.PublishedAt,
 				Deaths:      slices.Clip(slices.Clone(it.dl.Msg.Deaths)),
 			}

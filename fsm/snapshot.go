@@ -55,6 +55,9 @@ type snapshot struct {
 	header snapshotHeader
 	dedup  []dedupEntry
 	queues []queueSnap
+	// bodies reads back the bodies kept in the Raft log: a snapshot
+	// carries every body itself.
+	bodies *bodyReader
 }
 
 type queueSnap struct {
@@ -66,7 +69,9 @@ type queueSnap struct {
 func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	return f.s.freeze(), nil
+	snap := f.s.freeze()
+	snap.bodies = f.bodies
+	return snap, nil
 }
 
 func (s *state) freeze() *snapshot {
@@ -134,6 +139,15 @@ func (s *snapshot) writeTo(w io.Writer) error {
 			return fmt.Errorf("queue %q: %w", qs.header.Name, err)
 		}
 		for _, m := range qs.msgs {
+			if m.Ref.Len > 0 {
+				body, err := s.bodies.body(m)
+				if err != nil {
+					return fmt.Errorf("queue %q message %d: %w", qs.header.Name, m.Seq, err)
+				}
+				c := *m
+				c.Body, c.Ref = body, queue.BodyRef{}
+				m = &c
+			}
 			if err := enc.Encode(m); err != nil {
 				return fmt.Errorf("queue %q message %d: %w", qs.header.Name, m.Seq, err)
 			}

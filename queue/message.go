@@ -53,8 +53,12 @@ type Message struct {
 	RoutingKey string `msgpack:"k"`
 	// Headers are the message headers.
 	Headers map[string]string `msgpack:"h,omitempty"`
-	// Body is the payload.
+	// Body is the payload, unless Ref locates it in the Raft log instead.
 	Body []byte `msgpack:"b"`
+	// Ref, when its Len is not zero, says where the payload is kept in the
+	// Raft log; Body is then nil. It is node-local, never encoded: a
+	// snapshot carries the payload itself (see fsm).
+	Ref BodyRef `msgpack:"-"`
 	// PublishedAt is the leader-stamped publish time, unix nanoseconds.
 	PublishedAt int64 `msgpack:"p"`
 	// ExpiresAt is when the message expires, unix nanoseconds; 0 = never.
@@ -66,6 +70,23 @@ type Message struct {
 	Redelivered bool `msgpack:"r,omitempty"`
 	// Deaths is the death history, most recent first.
 	Deaths []Death `msgpack:"dd,omitempty"`
+}
+
+// BodyRef locates a message body that is kept in the Raft log rather than
+// in memory: bytes [Off, Off+Len) of the data of log entry Index. Len == 0
+// means no reference.
+type BodyRef struct {
+	Index uint64
+	Off   uint32
+	Len   uint32
+}
+
+// Size is the length of the message's body, wherever the body is kept.
+func (m *Message) Size() int64 {
+	if m.Ref.Len > 0 {
+		return int64(m.Ref.Len)
+	}
+	return int64(len(m.Body))
 }
 
 // DeadLetter is a message removed from a queue for Reason. Msg is a new

@@ -64,7 +64,7 @@ func Restore(name string, args Args, nextSeq uint64, msgs []*Message) *Queue {
 	q.ents = ents
 	for _, e := range ents {
 		q.live++
-		q.bytes += int64(len(e.m.Body))
+		q.bytes += e.m.Size()
 	}
 	q.nextSeq = max(nextSeq, 1)
 	if n := len(ents); n > 0 && ents[n-1].seq >= q.nextSeq {
@@ -103,7 +103,7 @@ func (q *Queue) Push(m *Message, now int64) ([]DeadLetter, error) {
 	if m == nil {
 		return nil, fmt.Errorf("push to queue %q: nil message: %w", q.name, ErrInvalidArgument)
 	}
-	size := int64(len(m.Body))
+	size := m.Size()
 	if q.args.Overflow == RejectPublish && !q.fits(1, size) {
 		return nil, fmt.Errorf("push to queue %q holding %d messages, %d bytes: %w", q.name, q.live, q.bytes, ErrRejected)
 	}
@@ -192,7 +192,7 @@ func (q *Queue) removeAt(i int) {
 	q.ents[i].m = nil
 	q.holes++
 	q.live--
-	q.bytes -= int64(len(m.Body))
+	q.bytes -= m.Size()
 	if m.ExpiresAt != 0 {
 		q.nExp--
 		if q.nExp == 0 {
@@ -429,6 +429,24 @@ func (q *Queue) Get(seq uint64) (*Message, bool) {
 		return nil, false
 	}
 	return q.ents[i].m, true
+}
+
+// Replace swaps the stored message old for m, a copy of it that differs
+// only in where its body is kept (Body or Ref), and reports whether it did.
+// It does nothing (false) if old is no longer the stored message of its
+// seq (it was removed, or changed into a new copy) or if m's Seq or Size
+// differ from old's. Like every change, it leaves old untouched for
+// whoever still holds it.
+func (q *Queue) Replace(old, m *Message) bool {
+	if old == nil || m == nil || m.Seq != old.Seq || m.Size() != old.Size() {
+		return false
+	}
+	i, ok := q.find(old.Seq)
+	if !ok || q.ents[i].m != old {
+		return false
+	}
+	q.ents[i].m = m
+	return true
 }
 
 // Ascend calls fn for each message with Seq >= from, in seq order, until fn

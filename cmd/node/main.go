@@ -50,6 +50,7 @@ type options struct {
 	snapshotInterval, tick                     time.Duration
 	memoryWatermark                            int64
 	pprof, raftMetrics, serialLeaderWrite      bool
+	bodiesInMemory                             bool
 	hugePages                                  bool
 	gcPercent                                  int
 	maxFrame                                   int
@@ -72,6 +73,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.advHTTP, "advertise-http", "", "HTTP address reported in cluster status (default: -http-addr)")
 	fs.StringVar(&o.join, "join", "", "comma-separated gossip addresses (host:port) of nodes to join")
 	fs.IntVar(&o.bootstrapExpect, "bootstrap-expect", 1, "bootstrap a new cluster once this many servers see each other; 1 without -join: bootstrap alone at once; 1 with -join: never bootstrap, wait to be added by the cluster joined")
+	fs.BoolVar(&o.bodiesInMemory, "bodies-in-memory", false, "keep queued message bodies in memory instead of reading them back from the Raft log (more memory; for comparison)")
 	fs.BoolVar(&o.serialLeaderWrite, "serial-leader-write", false, "the leader writes new Raft entries to its log before replicating them instead of while replicating them (slower; for comparison)")
 	fs.StringVar(&o.logStore, "log-store", "", "Raft log store: wal (raft-wal) or bolt (raft-boltdb); default: the kind the data directory holds, wal for a new one; fixed for the life of a data directory")
 	fs.IntVar(&o.walSegmentSize, "wal-segment-size", 0, "bytes per preallocated segment file of the wal log store (0: 64 MiB)")
@@ -165,6 +167,7 @@ func (o *options) config(log *slog.Logger) broker.Config {
 			BootstrapExpect:    o.bootstrapExpect,
 			LogStore:           o.logStore,
 			SerialLeaderWrite:  o.serialLeaderWrite,
+			NoLogReadBack:      o.bodiesInMemory,
 			WALSegmentSize:     o.walSegmentSize,
 			HeartbeatTimeout:   o.heartbeat,
 			ElectionTimeout:    o.election,

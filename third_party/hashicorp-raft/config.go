@@ -174,6 +174,16 @@ type Config struct {
 	// whole batch of new entries.
 	LeaderWritesInParallel bool
 
+	// CompactionFloor, if set, is called before each log compaction that
+	// follows a snapshot and returns the lowest log index the FSM still
+	// reads from the LogStore, or 0 if it reads none. Compaction then keeps
+	// that entry and every later one, whatever TrailingLogs allows. It lets
+	// an FSM refer to applied entries instead of copying what they hold. It
+	// is called from the goroutine that compacts, not the FSM's, and is not
+	// consulted when the logs are reset after a snapshot is installed
+	// (the FSM has just been restored from the snapshot then).
+	CompactionFloor func() uint64
+
 	// BatchApplyCh indicates whether we should buffer applyCh
 	// to size MaxAppendEntries. This enables batch log commitment,
 	// but breaks the timeout guarantee on Apply. Specifically,

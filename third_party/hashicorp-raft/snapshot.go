@@ -253,7 +253,14 @@ func (r *Raft) compactLogs(snapIdx uint64) error {
 	defer metrics.MeasureSince([]string{"raft", "compactLogs"}, time.Now())
 
 	lastLogIdx, _ := r.getLastLog()
-	trailingLogs := r.config().TrailingLogs
+	conf := r.config()
+	trailingLogs := conf.TrailingLogs
+	if conf.CompactionFloor != nil {
+		if floor := conf.CompactionFloor(); floor > 0 && floor <= snapIdx {
+			r.logger.Debug("compaction held back by the FSM", "snapshot-index", snapIdx, "floor", floor)
+			snapIdx = floor - 1
+		}
+	}
 
 	return r.compactLogsWithTrailing(snapIdx, lastLogIdx, trailingLogs)
 }

@@ -1,0 +1,215 @@
+package fsm
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"sync"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/raftmq/raftmq/queue"
+)
+
+// Message bodies in the Raft log.
+//
+// Every published body is already in the Raft log, on disk on every node
+// and in the kernel's page cache. With UseLog, a queued message keeps only
+// where its body is in the log (queue.BodyRef: entry index, offset, length)
+// and the body is read back when it is needed: to deliver the message, to
+// write a snapshot. The heap then holds about 200 bytes per queued message
+// instead of the body as well, and no message body is copied on apply.
+//
+// Three rules keep the references valid:
+//   - A reference names an entry this node has applied. Applied entries are
+//     committed, and a committed entry never changes and is never truncated
+//     by Raft's conflict resolution; only log compaction removes it.
+//   - Compaction keeps every entry a queued message refers to: Raft asks
+//     LogFloor before it compacts (the CompactionFloor of the patched
+//     hashicorp/raft, third_party/hashicorp-raft/PATCHES.md). So that one
+//     message left in a queue does not hold back compaction for ever,
+//     LogFloor first moves the bodies of messages published more than a
+//     given number of entries ago into memory.
+//   - A snapshot carries bodies, not references: Restore puts them in
+//     memory, and the log entries after the snapshot are applied again with
+//     their own indexes.
+
+// LogReader reads entries back from the Raft log. A raft.LogStore, and the
+// raft.LogCache in front of it, are LogReaders. (An alias of an unnamed
+// interface, so that cluster.LogReadingFSM names the same type.)
+type LogReader = interface {
+	GetLog(index uint64, log *raft.Log) error
+}
+
+// ErrBodyUnavailable is returned when a message body kept in the Raft log
+// cannot be read back.
+var ErrBodyUnavailable = errors.New("message body unavailable")
+
+// minLogBody is the smallest body kept in the log; smaller ones are copied
+// into memory, where they cost little more than the reference would.
+const minLogBody = 256
+
+// bodyCacheEntries is how many log entries the body reader keeps after
+// reading them. Deliveries and snapshots read bodies in publish order, so
+// one entry (a group commit of up to hundreds of messages) serves many
+// reads in a row.
+const bodyCacheEntries = 4
+
+// UseLog makes the state machine keep message bodies in the Raft log that
+// r reads, instead of copies in memory. Call it once, before the first
+// Apply. Raft must then call LogFloor before every log compaction.
+func (f *FSM) UseLog(r LogReader) {
+	f.bodies = &bodyReader{log: r}
+}
+
+// keepBody returns what a queued message keeps of pm's body: a reference
+// into the entry being applied if pm.Body points into it and is large enough,
+// else a copy (or the body itself, if it is a copy already).
+func (s *state) keepBody(pm *PublishMessage) ([]byte, queue.BodyRef) {
+	if pm.bodyOff == 0 {
+		return pm.Body, queue.BodyRef{}
+	}
+	n := len(pm.Body)
+	if s.entry == 0 || n < minLogBody || uint64(pm.bodyOff)+uint64(n) > math.MaxUint32 {
+		return bytes.Clone(pm.Body), queue.BodyRef{}
+	}
+	return nil, queue.BodyRef{Index: s.entry, Off: uint32(pm.bodyOff), Len: uint32(n)}
+}
+
+// Body returns m's body, read back from the Raft log if it is kept there.
+// The returned slice must not be modified.
+func (v View) Body(m *queue.Message) ([]byte, error) {
+	return v.bodies.body(m)
+}
+
+// bodyReader reads bodies back from the log, keeping the last few entries
+// it read.
+type bodyReader struct {
+	log LogReader
+
+	mu    sync.Mutex
+	cache [bodyCacheEntries]cachedEntry
+	next  int
+}
+
+type cachedEntry struct {
+	index uint64
+	data  []byte
+}
+
+// body returns m's body. A nil reader (bodies in memory) returns m.Body.
+func (r *bodyReader) body(m *queue.Message) ([]byte, error) {
+	if m.Ref.Len == 0 {
+		return m.Body, nil
+	}
+	if r == nil {
+		return nil, fmt.Errorf("%w: message %d refers to log entry %d, and no log is attached", ErrBodyUnavailable, m.Seq, m.Ref.Index)
+	}
+	data, err := r.entry(m.Ref.Index)
+	if err != nil {
+		return nil, err
+	}
+	end := uint64(m.Ref.Off) + uint64(m.Ref.Len)
+	if end > uint64(len(data)) {
+		return nil, fmt.Errorf("%w: log entry %d holds %d bytes, message %d's body ends at %d", ErrBodyUnavailable, m.Ref.Index, len(data), m.Seq, end)
+	}
+	return data[m.Ref.Off:end:end], nil
+}
+
+func (r *bodyReader) entry(index uint64) ([]byte, error) {
+	r.mu.Lock()
+	for _, e := range r.cache {
+		if e.index == index && e.data != nil {
+			r.mu.Unlock()
+			return e.data, nil
+		}
+	}
+	r.mu.Unlock()
+	var l raft.Log
+	if err := r.log.GetLog(index, &l); err != nil {
+		return nil, fmt.Errorf("%w: log entry %d: %w", ErrBodyUnavailable, index, err)
+	}
+	if l.Type != raft.LogCommand || l.Index != index {
+		return nil, fmt.Errorf("%w: log entry %d is a %s entry with index %d", ErrBodyUnavailable, index, l.Type, l.Index)
+	}
+	r.mu.Lock()
+	r.cache[r.next] = cachedEntry{index: index, data: l.Data}
+	r.next = (r.next + 1) % len(r.cache)
+	r.mu.Unlock()
+	return l.Data, nil
+}
+
+// LogFloor returns the lowest Raft log index that a queued message's body
+// is read from, or 0 if there is none: log compaction must keep that entry
+// and those after it. First it moves into memory the bodies of messages
+// published keep or more entries before the last applied one, so that a
+// message left in a queue does not hold back compaction for ever.
+//
+// Raft calls it before each compaction, on the goroutine that compacts;
+// Apply goes on meanwhile except for one short write-locked pass that swaps
+// the moved messages in.
+func (f *FSM) LogFloor(keep uint64) uint64 {
+	if f.bodies == nil {
+		return 0
+	}
+	var limit uint64
+	if applied := f.AppliedIndex(); applied > keep {
+		limit = applied - keep
+	}
+	type held struct {
+		queue string
+		m     *queue.Message
+	}
+	var old []held
+	f.mu.RLock()
+	s := f.s
+	for name, q := range s.queues {
+		q.Ascend(0, func(m *queue.Message) bool {
+			if m.Ref.Len > 0 && m.Ref.Index <= limit {
+				old = append(old, held{name, m})
+			}
+			return true
+		})
+	}
+	f.mu.RUnlock()
+
+	// Read the bodies without a lock: the entries stay until this returns.
+	// A fanout's copies of one message share one copy of its body.
+	copies := make(map[queue.BodyRef][]byte)
+	moved := make([]*queue.Message, len(old))
+	for i, h := range old {
+		b, ok := copies[h.m.Ref]
+		if !ok {
+			body, err := f.bodies.body(h.m)
+			if err != nil {
+				continue // it keeps its reference, and the floor keeps its entry
+			}
+			b = bytes.Clone(body)
+			copies[h.m.Ref] = b
+		}
+		c := *h.m
+		c.Body, c.Ref = b, queue.BodyRef{}
+		moved[i] = &c
+	}
+
+	f.mu.Lock()
+	if f.s == s { // else a Restore replaced the state: nothing refers to old entries
+		for i, h := range old {
+			if q, ok := s.queues[h.queue]; ok && moved[i] != nil {
+				q.Replace(h.m, moved[i])
+			}
+		}
+	}
+	var floor uint64
+	for _, q := range f.s.queues {
+		q.Ascend(0, func(m *queue.Message) bool {
+			if m.Ref.Len > 0 && (floor == 0 || m.Ref.Index < floor) {
+				floor = m.Ref.Index
+			}
+			return true
+		})
+	}
+	f.mu.Unlock()
+	return floor
+}
