@@ -250,13 +250,20 @@ func decode(data []byte, alias bool) (Op, any, error) {
 
 // safeUnmarshal decodes msgpack and turns a decoder panic into an error, so
 // no byte string can take a node down.
+//
+// It uses a decoder of its own rather than msgpack.Unmarshal's pooled ones: a
+// pooled decoder keeps its read buffer, and each value that claims more bytes
+// than the buffer holds (a string or an extension in an unknown field, say)
+// grows it by append, doubling it, even though the bytes are not there; a
+// few hundred such commands took a pooled buffer past a gigabyte (found by
+// FuzzApply). A new decoder grows only up to the bytes there are.
 func safeUnmarshal(b []byte, v any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("decoder panic: %v", r)
 		}
 	}()
-	return msgpack.Unmarshal(b, v)
+	return msgpack.NewDecoder(bytes.NewReader(b)).Decode(v)
 }
 
 // Limits on what one publish may carry, checked while decoding so that a
@@ -338,10 +345,8 @@ func decodePublish(data []byte, start int, alias bool) (p *Publish, err error) {
 		}
 	}()
 	b := data[start:]
-	dec := msgpack.GetDecoder()
-	defer msgpack.PutDecoder(dec)
 	rd := bytes.NewReader(b)
-	dec.Reset(rd)
+	dec := msgpack.NewDecoder(rd) // not a pooled one: see safeUnmarshal
 	n, err := dec.DecodeArrayLen()
 	if err != nil {
 		return nil, err

@@ -2,6 +2,8 @@ package fsm
 
 import (
 	"bytes"
+	"io"
+	"sync"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -15,9 +17,79 @@ type applier struct {
 	t     testing.TB
 	f     *FSM
 	index uint64
+	log   *memLog // the Raft log the FSM reads bodies from; nil: bodies in memory
 }
 
-func newApplier(t testing.TB) *applier { return &applier{t: t, f: New()} }
+// newApplier returns an applier whose FSM keeps bodies in its log, as a
+// node's does by default.
+func newApplier(t testing.TB) *applier {
+	a := &applier{t: t, f: New(), log: newMemLog()}
+	a.f.UseLog(a.log)
+	return a
+}
+
+// newMemApplier returns an applier whose FSM keeps every body in memory.
+func newMemApplier(t testing.TB) *applier { return &applier{t: t, f: New()} }
+
+// restored returns an applier, with a log of its own, for an FSM restored
+// from snapshot snap, that goes on at index.
+func restored(t testing.TB, snap []byte, index uint64) (*applier, error) {
+	a := newApplier(t)
+	a.index = index
+	return a, a.f.Restore(io.NopCloser(bytes.NewReader(snap)))
+}
+
+// memLog is a Raft log in memory, as far as the FSM reads it.
+type memLog struct {
+	mu   sync.Mutex
+	ents map[uint64]raft.Log
+}
+
+func newMemLog() *memLog { return &memLog{ents: make(map[uint64]raft.Log)} }
+
+func (l *memLog) store(e *raft.Log) {
+	l.mu.Lock()
+	l.ents[e.Index] = *e
+	l.mu.Unlock()
+}
+
+// GetLog implements LogReader.
+func (l *memLog) GetLog(index uint64, out *raft.Log) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.ents[index]
+	if !ok {
+		return raft.ErrLogNotFound
+	}
+	*out = e
+	return nil
+}
+
+// compactBelow deletes every entry before index, as a compaction would.
+func (l *memLog) compactBelow(index uint64) {
+	l.mu.Lock()
+	for i := range l.ents {
+		if i < index {
+			delete(l.ents, i)
+		}
+	}
+	l.mu.Unlock()
+}
+
+// compact asks the FSM for its floor, keeping entries published keep or
+// fewer entries ago, and deletes everything below it (everything, with no
+// floor), which is more than Raft's compaction ever deletes.
+func (a *applier) compact(keep uint64) uint64 {
+	floor := a.f.LogFloor(keep)
+	if a.log != nil {
+		if floor == 0 {
+			a.log.compactBelow(a.index + 1)
+		} else {
+			a.log.compactBelow(floor)
+		}
+	}
+	return floor
+}
 
 func (a *applier) apply(op Op, body any) *Result {
 	a.t.Helper()
@@ -31,7 +103,11 @@ func (a *applier) apply(op Op, body any) *Result {
 func (a *applier) raw(data []byte) *Result {
 	a.t.Helper()
 	a.index++
-	res, ok := a.f.Apply(&raft.Log{Index: a.index, Term: 1, Type: raft.LogCommand, Data: data}).(*Result)
+	e := &raft.Log{Index: a.index, Term: 1, Type: raft.LogCommand, Data: data}
+	if a.log != nil {
+		a.log.store(e)
+	}
+	res, ok := a.f.Apply(e).(*Result)
 	if !ok {
 		a.t.Fatalf("apply returned %T", res)
 	}
@@ -67,7 +143,8 @@ func (a *applier) publish(now int64, msgs ...PublishMessage) []MessageResult {
 	return a.ok(OpPublish, &Publish{Time: now, Messages: msgs}).Messages
 }
 
-// messages returns a copy of a queue's messages in order.
+// messages returns a copy of a queue's messages in order, each with its
+// body in Body wherever the FSM keeps it.
 func (a *applier) messages(name string) []queue.Message {
 	var out []queue.Message
 	a.f.View(func(v View) {
@@ -76,7 +153,13 @@ func (a *applier) messages(name string) []queue.Message {
 			return
 		}
 		q.Ascend(0, func(m *queue.Message) bool {
-			out = append(out, *m)
+			c := *m
+			body, err := v.Body(m)
+			if err != nil {
+				a.t.Errorf("queue %s message %d: %v", name, m.Seq, err)
+			}
+			c.Body, c.Ref = body, queue.BodyRef{}
+			out = append(out, c)
 			return true
 		})
 	})

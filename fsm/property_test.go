@@ -3,7 +3,6 @@ package fsm
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -57,7 +56,7 @@ func genCommand(t *rapid.T, clock *int64) cmd {
 				ID:         fmt.Sprintf("id%d", rapid.IntRange(0, 30).Draw(t, "id")),
 				Exchange:   rapid.SampledFrom(append([]string{""}, propExchanges...)).Draw(t, "pubx"),
 				RoutingKey: rapid.SampledFrom([]string{"a", "a.b", "c.b", "q0", "q1", "q2"}).Draw(t, "rk"),
-				Body:       []byte(rapid.StringN(0, 8, 8).Draw(t, "body")),
+				Body:       genBody(t),
 				TTL:        rapid.SampledFrom([]int64{0, 0, 2000}).Draw(t, "mttl"),
 				Headers:    map[string]string{"h": rapid.SampledFrom([]string{"1", "2"}).Draw(t, "hv")},
 			})
@@ -70,6 +69,17 @@ func genCommand(t *rapid.T, clock *int64) cmd {
 	default:
 		return cmd{OpTick, &Tick{Time: now}}
 	}
+}
+
+// genBody draws a body around the size from which the FSM keeps bodies in
+// the log rather than in memory (minLogBody), its content distinct per draw.
+func genBody(t *rapid.T) []byte {
+	tag := rapid.StringN(0, 8, 8).Draw(t, "body")
+	size := rapid.SampledFrom([]int{0, len(tag), minLogBody - 1, minLogBody, 1024, 5000}).Draw(t, "body size")
+	if size <= len(tag) {
+		return []byte(tag)
+	}
+	return append([]byte(tag), bytes.Repeat([]byte{byte(size)}, size-len(tag))...)
 }
 
 func setupTopology(a *applier) {
@@ -99,7 +109,14 @@ func checkInvariants(t *rapid.T, f *FSM, settled map[string]map[uint64]bool) {
 				}
 				last = m.Seq
 				n++
-				b += int64(len(m.Body))
+				body, err := v.Body(m)
+				if err != nil {
+					t.Fatalf("queue %s message %d: %v", name, m.Seq, err)
+				}
+				if int64(len(body)) != m.Size() {
+					t.Fatalf("queue %s message %d: body of %d bytes, size %d", name, m.Seq, len(body), m.Size())
+				}
+				b += int64(len(body))
 				return true
 			})
 			if n != q.Len() || b != q.Bytes() {
@@ -120,7 +137,10 @@ func checkInvariants(t *rapid.T, f *FSM, settled map[string]map[uint64]bool) {
 // invariants must hold after every command.
 func TestPropertyDeterministicAndRestorable(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
-		a, b, c := newApplier(t), newApplier(t), newApplier(t)
+		// a and c keep bodies in their logs, b in memory; c is also
+		// snapshotted and restored on the way; a's and c's logs are
+		// compacted at random points down to the floor their FSMs ask for.
+		a, b, c := newApplier(t), newMemApplier(t), newApplier(t)
 		for _, x := range []*applier{a, b, c} {
 			setupTopology(x)
 		}
@@ -133,10 +153,15 @@ func TestPropertyDeterministicAndRestorable(t *testing.T) {
 			data := MustEncode(cm.op, cm.body)
 			if i == cut {
 				snap := snapshotBytes(t, c.f)
-				c = &applier{t: t, f: New(), index: c.index}
-				if err := c.f.Restore(io.NopCloser(bytes.NewReader(snap))); err != nil {
+				var err error
+				if c, err = restored(t, snap, c.index); err != nil {
 					rt.Fatalf("restore: %v", err)
 				}
+			}
+			if rapid.IntRange(0, 9).Draw(rt, "compact") == 0 {
+				keep := rapid.Uint64Range(0, 10).Draw(rt, "keep")
+				a.compact(keep)
+				c.compact(keep)
 			}
 			// Seqs that exist before a settle must be gone after it (and
 			// never come back: seqs only grow).
