@@ -106,9 +106,11 @@ func TestDecodeClaimedLengthsDoNotGrowMemory(t *testing.T) {
 		}
 	}
 	runtime.ReadMemStats(&after)
-	// Each decode may allocate one chunk of the msgpack library's
-	// allocation limit (1 MiB) for the bytes it is promised.
-	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(4*rounds*len(hostile))<<20; got > limit {
+	// Each decode may allocate a few chunks of the msgpack library's
+	// allocation limit (1 MiB) for the bytes it is promised (about 2 MiB
+	// measured, more under the race detector); with pooled decoders the
+	// 40 decodes allocated 1,326 MiB.
+	if got, limit := after.TotalAlloc-before.TotalAlloc, uint64(8*2*rounds*len(hostile))<<20; got > limit {
 		t.Fatalf("%d decodes allocated %d MiB, want at most %d MiB", 2*rounds*len(hostile), got>>20, limit>>20)
 	}
 }
