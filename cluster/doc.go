@@ -76,7 +76,10 @@
 // # The leader writes while it replicates
 //
 // hashicorp/raft comes from third_party/hashicorp-raft (a go.mod replace):
-// v1.7.3 with two patches, described in its PATCHES.md. The second makes
+// v1.7.3 with four patches, described in its PATCHES.md. The third is a
+// hand-written codec for AppendEntries. The fourth, Config.CompactionFloor,
+// lets an FSM that reads applied entries back from the log (LogReadingFSM:
+// raftmq's keeps queued message bodies there) hold back compaction. The second makes
 // a shutdown answer ErrRaftShutdown to the futures of committed entries still
 // queued for the FSM, which stock v1.7.3 never answers (a stop under load
 // hung on them). The first: the leader hands new

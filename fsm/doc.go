@@ -21,6 +21,12 @@
 //     by a modified copy), so Snapshot only copies pointers and Persist encodes
 //     them while Apply goes on; the encoding streams to the sink and never holds
 //     a second copy of the bodies.
+//   - A queued message's body stays in the Raft log once the node has
+//     called UseLog (a node does, unless run with -bodies-in-memory): the
+//     message keeps where the body is (queue.BodyRef) and View.Body reads it
+//     back. Snapshots carry the bodies themselves, and log compaction keeps
+//     every entry a message refers to (LogFloor; bodies.go explains the
+//     rules).
 //   - Readers (the broker's dispatcher, inspections) take a read lock through
 //     View; Restore swaps the whole state under the write lock, so a reader never
 //     sees half a restore.
