@@ -135,6 +135,9 @@ func BenchmarkMemoryPerMessage(b *testing.B) {
 					a = newApplier(b)
 				}
 				a.declareQueue("orders.created.eu-west-1", queue.Args{})
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
 				cmds := make([][]byte, 0, n/100)
 				for c := 0; c < n/100; c++ {
 					p := &Publish{Time: 1}
@@ -143,9 +146,6 @@ func BenchmarkMemoryPerMessage(b *testing.B) {
 					}
 					cmds = append(cmds, MustEncode(OpPublish, p))
 				}
-				runtime.GC()
-				var before, after runtime.MemStats
-				runtime.ReadMemStats(&before)
 				for _, c := range cmds {
 					a.raw(c)
 				}
