@@ -351,6 +351,9 @@ func (d *dispatcher) offer(v fsm.View, qs *qstate, q *queue.Queue, now int64, ga
 		return sends
 	}
 	batches := make(map[*consumer][]wire.Delivery)
+	// unreadable is set when a message's body could not be read back from
+	// the Raft log: the pass stops at it, and the next pass tries again.
+	unreadable := false
 	give := func(m *queue.Message) bool {
 		cs := d.nextConsumer(qs)
 		if cs == nil {
@@ -360,11 +363,12 @@ func (d *dispatcher) offer(v fsm.View, qs *qstate, q *queue.Queue, now int64, ga
 		// is in cannot be compacted away meanwhile (fsm.FSM.LogFloor).
 		body, err := v.Body(m)
 		if err != nil {
-			// Not delivered, and still queued: an operator can see it and
-			// purge the queue. It cannot happen unless the log store lost
-			// an entry.
-			d.b.log.Error("message body unreadable: not delivered", "queue", qs.name, "seq", m.Seq, "err", err)
-			return true
+			// Only a log store that lost or cannot read an entry gets
+			// here (fsm.FSM.BodyReadErrors counts it, as the metric
+			// raftmq_body_read_errors_total).
+			d.b.log.Error("message body unreadable: delivery held back", "queue", qs.name, "seq", m.Seq, "err", err)
+			unreadable = true
+			return false
 		}
 		cs.held[m.Seq] = struct{}{}
 		qs.inflight[m.Seq] = cs
@@ -375,18 +379,24 @@ func (d *dispatcher) offer(v fsm.View, qs *qstate, q *queue.Queue, now int64, ga
 	// Given-back messages first: they keep their place at the head.
 	for len(qs.redeliver) > 0 && credit > 0 {
 		seq := qs.redeliver[0]
-		qs.redeliver = qs.redeliver[1:]
 		if m, ok := q.Get(seq); ok && qs.inflight[seq] == nil {
-			give(m)
+			if give(m); unreadable {
+				break // it stays first in line
+			}
 		}
+		qs.redeliver = qs.redeliver[1:]
 	}
-	if credit > 0 {
+	if credit > 0 && !unreadable {
 		q.Ascend(qs.cursor, func(m *queue.Message) bool {
-			qs.cursor = m.Seq + 1
 			if m.ExpiresAt > 0 && m.ExpiresAt <= now {
+				qs.cursor = m.Seq + 1
 				return true // the next tick expires it
 			}
-			return give(m)
+			more := give(m)
+			if !unreadable {
+				qs.cursor = m.Seq + 1
+			}
+			return more
 		})
 	}
 	for _, cs := range qs.consumers {

@@ -61,13 +61,14 @@ var (
 	descQueueDepth   = prometheus.NewDesc("raftmq_queue_messages", "Unsettled messages in a queue.", []string{"queue"}, nil)
 	descQueueBytes   = prometheus.NewDesc("raftmq_queue_bytes", "Sum of the body sizes of a queue's unsettled messages.", []string{"queue"}, nil)
 	descQueueUnacked = prometheus.NewDesc("raftmq_queue_unacked", "Messages of a queue held by consumers (on the leader).", []string{"queue"}, nil)
+	descBodyErrors   = prometheus.NewDesc("raftmq_body_read_errors_total", "Message bodies kept in the Raft log that could not be read back; anything but 0 means the log store lost or cannot read an entry.", nil, nil)
 )
 
 // stateCollector reads Raft and queue state at scrape time.
 type stateCollector struct{ b *Broker }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descCommitIndex, descAppliedIndex, descQueueDepth, descQueueBytes, descQueueUnacked} {
+	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descCommitIndex, descAppliedIndex, descQueueDepth, descQueueBytes, descQueueUnacked, descBodyErrors} {
 		ch <- d
 	}
 }
@@ -81,6 +82,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRaftTerm, prometheus.GaugeValue, float64(r.CurrentTerm()))
 	ch <- prometheus.MustNewConstMetric(descCommitIndex, prometheus.GaugeValue, float64(r.CommitIndex()))
 	ch <- prometheus.MustNewConstMetric(descAppliedIndex, prometheus.GaugeValue, float64(r.AppliedIndex()))
+	ch <- prometheus.MustNewConstMetric(descBodyErrors, prometheus.CounterValue, float64(c.b.fsm.BodyReadErrors()))
 	type qm struct {
 		name         string
 		depth, bytes int64

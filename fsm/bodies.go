@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 
@@ -56,6 +57,12 @@ const minLogBody = 256
 // reads in a row.
 const bodyCacheEntries = 4
 
+// maxMovedPerFloor bounds the bytes of bodies one LogFloor moves into
+// memory, so that a backlog's first compaction does not take its whole size
+// in one go while a snapshot is being written; what is left is moved at the
+// next compaction, and its entries are kept until then.
+var maxMovedPerFloor int64 = 64 << 20 // a variable for tests
+
 // UseLog makes the state machine keep message bodies in the Raft log that
 // r reads, instead of copies in memory. Call it once, before the first
 // Apply. Raft must then call LogFloor before every log compaction.
@@ -83,10 +90,23 @@ func (v View) Body(m *queue.Message) ([]byte, error) {
 	return v.bodies.body(m)
 }
 
+// BodyReadErrors returns how many times a message body kept in the Raft
+// log could not be read back (for delivery, a snapshot or LogFloor). It stays
+// 0 unless the log store lost or cannot read an entry; a message whose body
+// cannot be read is not delivered, and snapshots fail while it is queued.
+func (f *FSM) BodyReadErrors() uint64 {
+	if f.bodies == nil {
+		return 0
+	}
+	return f.bodies.failures.Load()
+}
+
 // bodyReader reads bodies back from the log, keeping the last few entries
 // it read.
 type bodyReader struct {
 	log LogReader
+	// failures counts the bodies that could not be read back.
+	failures atomic.Uint64
 
 	mu    sync.Mutex
 	cache [bodyCacheEntries]cachedEntry
@@ -108,10 +128,12 @@ func (r *bodyReader) body(m *queue.Message) ([]byte, error) {
 	}
 	data, err := r.entry(m.Ref.Index)
 	if err != nil {
+		r.failures.Add(1)
 		return nil, err
 	}
 	end := uint64(m.Ref.Off) + uint64(m.Ref.Len)
 	if end > uint64(len(data)) {
+		r.failures.Add(1)
 		return nil, fmt.Errorf("%w: log entry %d holds %d bytes, message %d's body ends at %d", ErrBodyUnavailable, m.Ref.Index, len(data), m.Seq, end)
 	}
 	return data[m.Ref.Off:end:end], nil
@@ -162,15 +184,20 @@ func (f *FSM) LogFloor(keep uint64) uint64 {
 		m     *queue.Message
 	}
 	var old []held
+	var size int64
 	f.mu.RLock()
 	s := f.s
 	for name, q := range s.queues {
 		q.Ascend(0, func(m *queue.Message) bool {
 			if m.Ref.Len > 0 && m.Ref.Index <= limit {
 				old = append(old, held{name, m})
+				size += m.Size()
 			}
-			return true
+			return size < maxMovedPerFloor
 		})
+		if size >= maxMovedPerFloor {
+			break // the rest at the next compaction; the floor keeps their entries meanwhile
+		}
 	}
 	f.mu.RUnlock()
 

@@ -411,8 +411,11 @@ func decodePublish(data []byte, start int, alias bool) (p *Publish, err error) {
 // instead of a copy. A nil bin is nil at offset 0.
 func aliasBytes(dec *msgpack.Decoder, rd *bytes.Reader, data []byte) ([]byte, int, error) {
 	n, err := dec.DecodeBytesLen()
-	if err != nil || n < 0 {
+	if err != nil || n == -1 { // -1: msgpack nil
 		return nil, 0, err
+	}
+	if n < 0 { // a 32-bit length past MaxInt on a 32-bit platform
+		return nil, 0, fmt.Errorf("bin of %d bytes: %w", n, errTooLarge)
 	}
 	// The decoder reads rd byte by byte (bytes.Reader is an io.ByteScanner,
 	// so it buffers nothing): the bin's bytes start at rd's position.
