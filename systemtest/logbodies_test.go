@@ -95,13 +95,7 @@ func TestBodiesInTheLogSurviveCompactionSnapshotsAndRestarts(t *testing.T) {
 	// The whole cluster restarts: each node restores its snapshot and
 	// applies its log after it again.
 	waitCaughtUp(t, tc, 20*time.Second)
-	for i := range tc.Size() {
-		tc.Kill(i)
-	}
-	for i := range tc.Size() {
-		tc.Restart(i)
-	}
-	tc.WaitLeader()
+	tc.RestartAll()
 	c2 := dial(t, tc.ClientAddrs()...)
 	consumeChecked(t, c2, "keep", total-len(seen), seen)
 	if len(seen) != total {

@@ -33,13 +33,7 @@ func TestWholeClusterRestart(t *testing.T) {
 	}
 	waitCaughtUp(t, tc, 20*time.Second)
 	c.Close()
-	for i := range tc.Size() {
-		tc.Kill(i)
-	}
-	for i := range tc.Size() {
-		tc.Restart(i)
-	}
-	tc.WaitLeader()
+	tc.RestartAll()
 	c2 := dial(t, tc.ClientAddrs()...)
 	sub, err := c2.Subscribe(ctx, "durable", client.WithPrefetch(1000))
 	if err != nil {

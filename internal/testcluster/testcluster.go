@@ -318,6 +318,19 @@ func (c *Cluster) Stop(i int) {
 	}
 }
 
+// RestartAll kills every node, as a power cut would, starts them all again
+// from their data directories and waits for a leader.
+func (c *Cluster) RestartAll() *broker.Broker {
+	c.t.Helper()
+	for i := range c.Size() {
+		c.Kill(i)
+	}
+	for i := range c.Size() {
+		c.Restart(i)
+	}
+	return c.WaitLeader()
+}
+
 // Restart starts node i again, with its data directory and addresses,
 // joining the other nodes' gossip addresses. It does not wait for a leader.
 func (c *Cluster) Restart(i int) *broker.Broker {
