@@ -282,7 +282,12 @@ func (d *dispatcher) run(stop <-chan struct{}) {
 
 type outgoing struct {
 	cs  *consumer
+	qs  *qstate
 	msg []wire.Delivery
+	// src holds the message of each delivery in msg; a delivery whose
+	// message keeps its body in the Raft log gets the body from
+	// fillBodies, after the FSM's lock is released.
+	src []*queue.Message
 }
 
 // pass offers ready messages of the named queues (or all) to their
@@ -302,7 +307,9 @@ func (d *dispatcher) pass(names []string, all bool) {
 		}
 	}
 	now := time.Now().UnixNano()
+	var unpin func()
 	d.b.fsm.View(func(v fsm.View) {
+		defer func() { unpin = pinBodies(v, sends) }()
 		for _, name := range names {
 			qs := d.queues[name]
 			if qs == nil {
@@ -319,9 +326,11 @@ func (d *dispatcher) pass(names []string, all bool) {
 				d.queuesChanged()
 				continue
 			}
-			sends = d.offer(v, qs, q, now, d.gainSeq[name], sends)
+			sends = d.offer(qs, q, now, d.gainSeq[name], sends)
 		}
 	})
+	sends = d.fillBodies(sends)
+	unpin()
 	d.mu.Unlock()
 	for _, cs := range cancelled {
 		cs.conn.send(wire.TCancelled, 0, &wire.Cancelled{ConsumerID: cs.id, Reason: "queue deleted"})
@@ -332,9 +341,64 @@ func (d *dispatcher) pass(names []string, all bool) {
 	}
 }
 
+// pinBodies keeps the Raft log entries that the bodies of sends are in
+// from being compacted until the returned func is called (see
+// fsm.View.PinLog). Caller holds the FSM's read lock, through v.
+func pinBodies(v fsm.View, sends []outgoing) (unpin func()) {
+	var lowest uint64
+	for _, o := range sends {
+		for _, m := range o.src {
+			if m.Ref.Len > 0 && (lowest == 0 || m.Ref.Index < lowest) {
+				lowest = m.Ref.Index
+			}
+		}
+	}
+	if lowest == 0 {
+		return func() {}
+	}
+	return v.PinLog(lowest)
+}
+
+// fillBodies reads back from the Raft log the bodies that deliveries are
+// still missing, without the FSM's lock: a read that misses the log cache
+// goes to the disk, and Apply must not wait for it. A delivery whose body
+// cannot be read (only a log store that lost an entry gets there) is taken
+// out and its message goes back to the head of its queue's line, for the
+// next pass. Caller holds mu and has pinned the entries (pinBodies).
+func (d *dispatcher) fillBodies(sends []outgoing) []outgoing {
+	kept := sends[:0]
+	for _, o := range sends {
+		n := 0
+		for i, m := range o.src {
+			dl := o.msg[i]
+			if m.Ref.Len > 0 {
+				body, err := d.b.fsm.Body(m)
+				if err != nil {
+					d.b.log.Error("message body unreadable: delivery held back", "queue", o.qs.name, "seq", m.Seq, "err", err)
+					delete(o.cs.held, m.Seq)
+					delete(o.qs.inflight, m.Seq)
+					if j, found := slices.BinarySearch(o.qs.redeliver, m.Seq); !found {
+						o.qs.redeliver = slices.Insert(o.qs.redeliver, j, m.Seq)
+					}
+					continue
+				}
+				dl.Body = body
+			}
+			o.msg[n], o.src[n] = dl, m
+			n++
+		}
+		if n > 0 {
+			o.msg, o.src = o.msg[:n], o.src[:n]
+			kept = append(kept, o)
+		}
+	}
+	return kept
+}
+
 // offer hands one queue's ready messages to consumers with credit, round
-// robin. Caller holds mu and the FSM's read lock, through v.
-func (d *dispatcher) offer(v fsm.View, qs *qstate, q *queue.Queue, now int64, gainSeq uint64, sends []outgoing) []outgoing {
+// robin. Deliveries of bodies kept in the Raft log leave without them
+// (fillBodies adds them). Caller holds mu and the FSM's read lock.
+func (d *dispatcher) offer(qs *qstate, q *queue.Queue, now int64, gainSeq uint64, sends []outgoing) []outgoing {
 	// Forget deliveries whose message is gone (settled through another
 	// path, expired, purged): otherwise they would hold credit forever.
 	for seq, cs := range qs.inflight {
@@ -350,58 +414,44 @@ func (d *dispatcher) offer(v fsm.View, qs *qstate, q *queue.Queue, now int64, ga
 	if credit == 0 {
 		return sends
 	}
-	batches := make(map[*consumer][]wire.Delivery)
-	// unreadable is set when a message's body could not be read back from
-	// the Raft log: the pass stops at it, and the next pass tries again.
-	unreadable := false
+	batches := make(map[*consumer]*outgoing)
 	give := func(m *queue.Message) bool {
 		cs := d.nextConsumer(qs)
 		if cs == nil {
 			return false
 		}
-		// The body is read under the FSM's read lock, so the log entry it
-		// is in cannot be compacted away meanwhile (fsm.FSM.LogFloor).
-		body, err := v.Body(m)
-		if err != nil {
-			// Only a log store that lost or cannot read an entry gets
-			// here (fsm.FSM.BodyReadErrors counts it, as the metric
-			// raftmq_body_read_errors_total).
-			d.b.log.Error("message body unreadable: delivery held back", "queue", qs.name, "seq", m.Seq, "err", err)
-			unreadable = true
-			return false
-		}
 		cs.held[m.Seq] = struct{}{}
 		qs.inflight[m.Seq] = cs
-		batches[cs] = append(batches[cs], toDelivery(qs.name, m, body, m.Redelivered || m.Seq < gainSeq))
+		o := batches[cs]
+		if o == nil {
+			o = &outgoing{cs: cs, qs: qs}
+			batches[cs] = o
+		}
+		o.msg = append(o.msg, toDelivery(qs.name, m, m.Body, m.Redelivered || m.Seq < gainSeq))
+		o.src = append(o.src, m)
 		credit--
 		return credit > 0
 	}
 	// Given-back messages first: they keep their place at the head.
 	for len(qs.redeliver) > 0 && credit > 0 {
 		seq := qs.redeliver[0]
-		if m, ok := q.Get(seq); ok && qs.inflight[seq] == nil {
-			if give(m); unreadable {
-				break // it stays first in line
-			}
-		}
 		qs.redeliver = qs.redeliver[1:]
+		if m, ok := q.Get(seq); ok && qs.inflight[seq] == nil {
+			give(m)
+		}
 	}
-	if credit > 0 && !unreadable {
+	if credit > 0 {
 		q.Ascend(qs.cursor, func(m *queue.Message) bool {
+			qs.cursor = m.Seq + 1
 			if m.ExpiresAt > 0 && m.ExpiresAt <= now {
-				qs.cursor = m.Seq + 1
 				return true // the next tick expires it
 			}
-			more := give(m)
-			if !unreadable {
-				qs.cursor = m.Seq + 1
-			}
-			return more
+			return give(m)
 		})
 	}
 	for _, cs := range qs.consumers {
-		if b := batches[cs]; len(b) > 0 {
-			sends = append(sends, outgoing{cs: cs, msg: b})
+		if o := batches[cs]; o != nil {
+			sends = append(sends, *o)
 		}
 	}
 	return sends

@@ -67,7 +67,7 @@ var maxMovedPerFloor int64 = 64 << 20 // a variable for tests
 // r reads, instead of copies in memory. Call it once, before the first
 // Apply. Raft must then call LogFloor before every log compaction.
 func (f *FSM) UseLog(r LogReader) {
-	f.bodies = &bodyReader{log: r}
+	f.bodies = &bodyReader{log: r, pins: make(map[uint64]int)}
 }
 
 // keepBody returns what a queued message keeps of pm's body: a reference
@@ -88,6 +88,52 @@ func (s *state) keepBody(pm *PublishMessage) ([]byte, queue.BodyRef) {
 // The returned slice must not be modified.
 func (v View) Body(m *queue.Message) ([]byte, error) {
 	return v.bodies.body(m)
+}
+
+// PinLog keeps the Raft log entry index, and every later one, from being
+// compacted until the returned func is called, so that bodies of messages
+// seen through this View can be read with FSM.Body after the View ends.
+// Call the func once; until then LogFloor is at most index.
+func (v View) PinLog(index uint64) (unpin func()) {
+	if v.bodies == nil || index == 0 {
+		return func() {}
+	}
+	r := v.bodies
+	r.pinMu.Lock()
+	r.pins[index]++
+	r.pinMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			r.pinMu.Lock()
+			if r.pins[index]--; r.pins[index] <= 0 {
+				delete(r.pins, index)
+			}
+			r.pinMu.Unlock()
+		})
+	}
+}
+
+// Body returns m's body like View.Body, without the state machine's lock:
+// m must have been seen through a View that pinned its entry (PinLog) and
+// not yet unpinned it, so that compaction cannot take the entry away. A
+// read that misses the log cache goes to the disk; Apply does not wait for
+// it.
+func (f *FSM) Body(m *queue.Message) ([]byte, error) {
+	return f.bodies.body(m)
+}
+
+// lowestPin returns the lowest pinned log index, 0 if none.
+func (r *bodyReader) lowestPin() uint64 {
+	r.pinMu.Lock()
+	defer r.pinMu.Unlock()
+	var low uint64
+	for i := range r.pins {
+		if low == 0 || i < low {
+			low = i
+		}
+	}
+	return low
 }
 
 // BodyReadErrors returns how many times a message body kept in the Raft
@@ -111,6 +157,11 @@ type bodyReader struct {
 	mu    sync.Mutex
 	cache [bodyCacheEntries]cachedEntry
 	next  int
+
+	// pins counts, per log index, the readers that will read bodies from
+	// it after releasing the state machine's lock (View.PinLog).
+	pinMu sync.Mutex
+	pins  map[uint64]int
 }
 
 type cachedEntry struct {
@@ -228,7 +279,9 @@ func (f *FSM) LogFloor(keep uint64) uint64 {
 			}
 		}
 	}
-	var floor uint64
+	// A pin is taken under the read lock, so it is either seen here or
+	// taken after this, on messages whose entries are at or above the floor.
+	floor := f.bodies.lowestPin()
 	for _, q := range f.s.queues {
 		q.Ascend(0, func(m *queue.Message) bool {
 			if m.Ref.Len > 0 && (floor == 0 || m.Ref.Index < floor) {

@@ -173,3 +173,38 @@ func TestUnreadableBodyIsAnError(t *testing.T) {
 		t.Fatalf("persisting a snapshot with an unreadable body: %v (cancelled %v), want ErrBodyUnavailable and a cancelled sink", err, sink.cancelled)
 	}
 }
+
+// A pin taken through a View holds the log floor at the pinned entry until
+// it is released, even once no message refers to that entry any more.
+func TestPinLogHoldsTheFloor(t *testing.T) {
+	a := newApplier(t)
+	a.declareQueue("q", queue.Args{})
+	publishEach(a, 10)
+	first := a.index - 9
+	var unpin func()
+	a.f.View(func(v View) {
+		q, _ := v.Queue("q")
+		m, _ := q.Get(1)
+		unpin = v.PinLog(m.Ref.Index)
+	})
+	a.ok(OpSettle, &Settle{Entries: []QueueSeqs{{Queue: "q", Seqs: []uint64{1, 2, 3, 4, 5}}}})
+	if floor := a.f.LogFloor(1 << 20); floor != first {
+		t.Fatalf("pinned floor %d, want the pinned entry %d", floor, first)
+	}
+	unpin()
+	unpin() // a second call does nothing
+	if floor := a.f.LogFloor(1 << 20); floor != first+5 {
+		t.Fatalf("floor after unpin %d, want %d (the oldest message left)", floor, first+5)
+	}
+	// Read after the View ends, from the pinned entry.
+	var m *queue.Message
+	a.f.View(func(v View) {
+		q, _ := v.Queue("q")
+		m, _ = q.Get(6)
+		unpin = v.PinLog(m.Ref.Index)
+	})
+	defer unpin()
+	if b, err := a.f.Body(m); err != nil || !bytes.Equal(b, body(5)) {
+		t.Fatalf("FSM.Body after the View: %v", err)
+	}
+}
