@@ -18,17 +18,20 @@ import (
 // Every published body is already in the Raft log, on disk on every node
 // and in the kernel's page cache. With UseLog, a queued message keeps only
 // where its body is in the log (queue.BodyRef: entry index, offset, length)
-// and the body is read back when it is needed: to deliver the message, to
-// write a snapshot. The heap then holds about 200 bytes per queued message
-// instead of the body as well, and no message body is copied on apply.
+// and the body is read back when it is needed: to deliver the message (the
+// dispatcher reads after releasing the state machine's lock, from entries
+// it pinned with View.PinLog), to write a snapshot. The heap then holds
+// about 260 bytes per queued message instead of the body as well, and no
+// message body is copied on apply.
 //
 // Three rules keep the references valid:
 //   - A reference names an entry this node has applied. Applied entries are
 //     committed, and a committed entry never changes and is never truncated
 //     by Raft's conflict resolution; only log compaction removes it.
-//   - Compaction keeps every entry a queued message refers to: Raft asks
-//     LogFloor before it compacts (the CompactionFloor of the patched
-//     hashicorp/raft, third_party/hashicorp-raft/PATCHES.md). So that one
+//   - Compaction keeps every entry a queued message refers to, and every
+//     entry pinned by a reader: Raft asks LogFloor before it compacts (the
+//     CompactionFloor of the patched hashicorp/raft,
+//     third_party/hashicorp-raft/PATCHES.md). So that one
 //     message left in a queue does not hold back compaction for ever,
 //     LogFloor first moves the bodies of messages published more than a
 //     given number of entries ago into memory.
