@@ -26,7 +26,9 @@ const MaxPrefetch = 1 << 16
 // leader) or in the redeliver set (given back by a consumer). The cursor only
 // moves forward, so a pass costs what it delivers, not the queue's depth.
 //
-// Lock order: dispatcher.mu, then the FSM's read lock (View). The FSM's
+// Lock order: dispatcher.mu, then the FSM's read lock (View), then the
+// FSM's pin lock (View.PinLog); bodies are read from the Raft log (the log
+// cache's and the store's locks) under dispatcher.mu alone. The FSM's
 // notify callback takes only dirtyMu, never mu, so Raft's apply goroutine
 // never waits for a dispatch pass.
 type dispatcher struct {
@@ -307,7 +309,8 @@ func (d *dispatcher) pass(names []string, all bool) {
 		}
 	}
 	now := time.Now().UnixNano()
-	var unpin func()
+	unpin := func() {}
+	defer func() { unpin() }() // also on a panic: a pin left behind would hold back log compaction for good
 	d.b.fsm.View(func(v fsm.View) {
 		defer func() { unpin = pinBodies(v, sends) }()
 		for _, name := range names {
@@ -330,7 +333,7 @@ func (d *dispatcher) pass(names []string, all bool) {
 		}
 	})
 	sends = d.fillBodies(sends)
-	unpin()
+	unpin() // once only: the deferred call then does nothing
 	d.mu.Unlock()
 	for _, cs := range cancelled {
 		cs.conn.send(wire.TCancelled, 0, &wire.Cancelled{ConsumerID: cs.id, Reason: "queue deleted"})
