@@ -430,7 +430,7 @@ func (d *dispatcher) offer(qs *qstate, q *queue.Queue, now int64, gainSeq uint64
 			o = &outgoing{cs: cs, qs: qs}
 			batches[cs] = o
 		}
-		o.msg = append(o.msg, toDelivery(qs.name, m, m.Body, m.Redelivered || m.Seq < gainSeq))
+		o.msg = append(o.msg, toDelivery(qs.name, m, m.Redelivered || m.Seq < gainSeq))
 		o.src = append(o.src, m)
 		credit--
 		return credit > 0
@@ -473,7 +473,7 @@ func (d *dispatcher) nextConsumer(qs *qstate) *consumer {
 	return nil
 }
 
-func toDelivery(queueName string, m *queue.Message, body []byte, redelivered bool) wire.Delivery {
+func toDelivery(queueName string, m *queue.Message, redelivered bool) wire.Delivery {
 	dl := wire.Delivery{
 		Queue:         queueName,
 		Seq:           m.Seq,
@@ -481,7 +481,7 @@ func toDelivery(queueName string, m *queue.Message, body []byte, redelivered boo
 		Exchange:      m.Exchange,
 		RoutingKey:    m.RoutingKey,
 		Headers:       m.Headers,
-		Body:          body,
+		Body:          m.Body, // nil for a body kept in the Raft log: fillBodies reads it
 		PublishedAt:   m.PublishedAt,
 		Redelivered:   redelivered,
 		DeliveryCount: m.DeliveryCount,
