@@ -1,7 +1,6 @@
 package client
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -128,11 +127,6 @@ func IsRetryable(err error) bool {
 		return we.Retryable()
 	}
 	return false
-}
-
-// isCtxErr reports whether err is a context's error.
-func isCtxErr(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // BatchError reports the messages of a PublishBatch that were not

@@ -297,7 +297,7 @@ const seenLinear = 16
 
 // visit marks x seen and reports whether it was new.
 func (s *routeScratch) visit(x *exState) bool {
-	if s.seenSet != nil && len(s.seenSet) > 0 {
+	if len(s.seenSet) > 0 {
 		if _, ok := s.seenSet[x]; ok {
 			return false
 		}

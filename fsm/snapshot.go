@@ -32,6 +32,7 @@ const (
 var ErrSnapshotFormat = errors.New("unknown snapshot format")
 
 type snapshotHeader struct {
+	//lint:ignore U1000 msgpack reads this field's tag
 	_msgpack  struct{} `msgpack:",as_array"`
 	Now       int64
 	Window    int64
@@ -42,6 +43,7 @@ type snapshotHeader struct {
 }
 
 type queueHeader struct {
+	//lint:ignore U1000 msgpack reads this field's tag
 	_msgpack struct{} `msgpack:",as_array"`
 	Name     string
 	Args     queue.Args

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
 
@@ -28,7 +27,11 @@ func buildNode(t *testing.T, tags string) string {
 		args = append(args, "-tags", tags)
 	}
 	args = append(args, "./cmd/node")
-	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), args...)
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("build the node: no go command on PATH: %v", err)
+	}
+	cmd := exec.Command(goBin, args...)
 	cmd.Dir = ".."
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

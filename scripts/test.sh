@@ -23,6 +23,11 @@ fi
 step "go vet"
 go vet ./...
 
+# staticcheck, pinned: go vet's checks and more (unused code, always-true
+# comparisons, deprecated calls). Fetched through the module proxy.
+step "staticcheck"
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
 # The outbox and inbox tests (client/outbox, examples/orders) need a real
 # PostgreSQL: start a private throwaway one unless RAFTMQ_TEST_POSTGRES
 # already names one. Without it their PostgreSQL cases skip (fail under CI).

@@ -24,7 +24,6 @@ import (
 type fakePub struct {
 	mu    sync.Mutex
 	got   []client.Publishing
-	by    []string // publishing relay's tag per message, when set
 	fail  func(client.Publishing) error
 	whole error
 	delay time.Duration

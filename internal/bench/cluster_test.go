@@ -45,8 +45,6 @@ func wantMetrics(t *testing.T, r Result, ok func(k string, v float64) bool, keys
 	}
 }
 
-func positive(string, float64) bool { return true }
-
 func TestWorkloadsAgainstCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a three-node cluster")

@@ -48,10 +48,6 @@ type publishRec struct {
 	expected  []string
 }
 
-type deliveryRec struct {
-	op history.Op
-}
-
 // CheckMessages checks publishes against deliveries, as issue 5 defines:
 // lost, unexpected, aborted delivery, duplicate enqueue, reorder in the
 // topology's fifo queue, and routing (each message must reach exactly the
