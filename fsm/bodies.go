@@ -222,17 +222,37 @@ func (r *bodyReader) entry(index uint64) ([]byte, error) {
 // published keep or more entries before the last applied one, so that a
 // message left in a queue does not hold back compaction for ever.
 //
-// Raft calls it before each compaction, on the goroutine that compacts;
-// Apply goes on meanwhile except for one short write-locked pass that swaps
-// the moved messages in.
+// Raft calls it before each compaction, on the goroutine that compacts.
+// Each queue counts its messages per log entry (queue.Queue.LowestLogRef),
+// so the floor costs one look per queue, not a walk over the messages,
+// under the state machine's lock; only a queue that holds old bodies is
+// walked, and only until they are all found.
 func (f *FSM) LogFloor(keep uint64) uint64 {
 	if f.bodies == nil {
 		return 0
 	}
-	var limit uint64
 	if applied := f.AppliedIndex(); applied > keep {
-		limit = applied - keep
+		f.moveOldBodies(applied - keep)
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// A pin is taken under the read lock, so it is either seen here or
+	// taken after this, on messages whose entries are at or above the floor.
+	floor := f.bodies.lowestPin()
+	for _, q := range f.s.queues {
+		if idx, ok := q.LowestLogRef(); ok && (floor == 0 || idx < floor) {
+			floor = idx
+		}
+	}
+	return floor
+}
+
+// moveOldBodies moves into memory the bodies of messages whose log entries
+// are at or below limit, at most maxMovedPerFloor bytes of them per call.
+// It works in three phases: collect under the read lock, read the bodies
+// with no lock (their entries stay until LogFloor returns), and swap the
+// copies in under the write lock.
+func (f *FSM) moveOldBodies(limit uint64) {
 	type held struct {
 		queue string
 		m     *queue.Message
@@ -242,20 +262,28 @@ func (f *FSM) LogFloor(keep uint64) uint64 {
 	f.mu.RLock()
 	s := f.s
 	for name, q := range s.queues {
+		want := q.LogRefsAtOrBelow(limit)
+		if want == 0 {
+			continue
+		}
+		found := 0
 		q.Ascend(0, func(m *queue.Message) bool {
 			if m.Ref.Len > 0 && m.Ref.Index <= limit {
 				old = append(old, held{name, m})
 				size += m.Size()
+				found++
 			}
-			return size < maxMovedPerFloor
+			return size < maxMovedPerFloor && found < want
 		})
 		if size >= maxMovedPerFloor {
 			break // the rest at the next compaction; the floor keeps their entries meanwhile
 		}
 	}
 	f.mu.RUnlock()
+	if len(old) == 0 {
+		return
+	}
 
-	// Read the bodies without a lock: the entries stay until this returns.
 	// A fanout's copies of one message share one copy of its body.
 	copies := make(map[queue.BodyRef][]byte)
 	moved := make([]*queue.Message, len(old))
@@ -275,24 +303,13 @@ func (f *FSM) LogFloor(keep uint64) uint64 {
 	}
 
 	f.mu.Lock()
-	if f.s == s { // else a Restore replaced the state: nothing refers to old entries
-		for i, h := range old {
-			if q, ok := s.queues[h.queue]; ok && moved[i] != nil {
-				q.Replace(h.m, moved[i])
-			}
+	defer f.mu.Unlock()
+	if f.s != s {
+		return // a Restore replaced the state: nothing refers to old entries
+	}
+	for i, h := range old {
+		if q, ok := s.queues[h.queue]; ok && moved[i] != nil {
+			q.Replace(h.m, moved[i])
 		}
 	}
-	// A pin is taken under the read lock, so it is either seen here or
-	// taken after this, on messages whose entries are at or above the floor.
-	floor := f.bodies.lowestPin()
-	for _, q := range f.s.queues {
-		q.Ascend(0, func(m *queue.Message) bool {
-			if m.Ref.Len > 0 && (floor == 0 || m.Ref.Index < floor) {
-				floor = m.Ref.Index
-			}
-			return true
-		})
-	}
-	f.mu.Unlock()
-	return floor
 }

@@ -25,7 +25,7 @@ type outcome struct {
 func (md *model) fits(n int, size int64) bool {
 	var bytes int64
 	for _, m := range md.msgs {
-		bytes += int64(len(m.Body))
+		bytes += m.Size()
 	}
 	if md.args.MaxLength > 0 && int64(len(md.msgs)+n) > md.args.MaxLength {
 		return false
@@ -34,7 +34,7 @@ func (md *model) fits(n int, size int64) bool {
 }
 
 func (md *model) push(m Message, now int64) ([]outcome, bool) {
-	if md.args.Overflow == RejectPublish && !md.fits(1, int64(len(m.Body))) {
+	if md.args.Overflow == RejectPublish && !md.fits(1, m.Size()) {
 		return nil, false
 	}
 	if md.args.MessageTTL > 0 {
@@ -118,6 +118,12 @@ func TestQueueProperty(t *testing.T) {
 			switch op := rapid.IntRange(0, 9).Draw(t, "op"); op {
 			case 0, 1, 2:
 				m := Message{ID: fmt.Sprint(i), Body: make([]byte, rapid.IntRange(0, 12).Draw(t, "size"))}
+				if len(m.Body) > 0 && rapid.Bool().Draw(t, "inLog") {
+					// The body is in a Raft log entry, maybe one an
+					// earlier message's body is in too.
+					m.Ref = BodyRef{Index: rapid.Uint64Range(1, 6).Draw(t, "entry"), Len: uint32(len(m.Body))}
+					m.Body = nil
+				}
 				if rapid.Bool().Draw(t, "perMsgTTL") {
 					m.ExpiresAt = now + rapid.Int64Range(1, 40).Draw(t, "exp")*1e6
 				}
@@ -149,7 +155,21 @@ func TestQueueProperty(t *testing.T) {
 					t.Fatalf("Expire(%d) = %v, model %v", now, got, want)
 				}
 			case 9:
-				q = Restore("q", q.Args(), q.NextSeq(), q.Messages())
+				if rapid.Bool().Draw(t, "restore") {
+					q = Restore("q", q.Args(), q.NextSeq(), q.Messages())
+					break
+				}
+				// Move a body from the log into memory, as fsm's
+				// LogFloor does.
+				s := seq()
+				if old, ok := q.Get(s); ok && old.Ref.Len > 0 {
+					c := *old
+					c.Body, c.Ref = make([]byte, old.Ref.Len), BodyRef{}
+					if !q.Replace(old, &c) {
+						t.Fatalf("Replace(%d) refused a copy", s)
+					}
+					md.msgs[md.index(s)].Body, md.msgs[md.index(s)].Ref = c.Body, BodyRef{}
+				}
 			}
 			checkInvariants(t, q)
 			from := seq()

@@ -38,6 +38,8 @@ type Queue struct {
 	minExact bool  // minExp is the earliest, not just a bound
 	expOrder bool  // non-zero ExpiresAt are non-decreasing in seq order
 	lastExp  int64 // the largest non-zero ExpiresAt pushed since expOrder was last known true
+
+	refs logRefs // live messages per Raft log entry holding their bodies
 }
 
 // New returns an empty queue. It does not validate args: the caller calls
@@ -65,6 +67,7 @@ func Restore(name string, args Args, nextSeq uint64, msgs []*Message) *Queue {
 	for _, e := range ents {
 		q.live++
 		q.bytes += e.m.Size()
+		q.refs.add(e.m)
 	}
 	q.nextSeq = max(nextSeq, 1)
 	if n := len(ents); n > 0 && ents[n-1].seq >= q.nextSeq {
@@ -117,6 +120,7 @@ func (q *Queue) Push(m *Message, now int64) ([]DeadLetter, error) {
 	q.append(entry{m.Seq, m})
 	q.live++
 	q.bytes += size
+	q.refs.add(m)
 	q.noteExpiry(m.ExpiresAt)
 
 	var dead []DeadLetter
@@ -193,6 +197,7 @@ func (q *Queue) removeAt(i int) {
 	q.holes++
 	q.live--
 	q.bytes -= m.Size()
+	q.refs.remove(m)
 	if m.ExpiresAt != 0 {
 		q.nExp--
 		if q.nExp == 0 {
@@ -419,6 +424,7 @@ func (q *Queue) Purge() int {
 	n := q.live
 	q.ents, q.head, q.holes, q.live, q.bytes = nil, 0, 0, 0, 0
 	q.resetExpiry()
+	q.refs.reset()
 	return n
 }
 
@@ -446,6 +452,8 @@ func (q *Queue) Replace(old, m *Message) bool {
 		return false
 	}
 	q.ents[i].m = m
+	q.refs.remove(old)
+	q.refs.add(m)
 	return true
 }
 

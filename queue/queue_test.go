@@ -55,6 +55,7 @@ func checkInvariants(t fataler, q *Queue) {
 	var live, holes, nExp int
 	var bytes, minExp int64
 	var prevSeq uint64
+	refs := make(map[uint64]int) // log entry -> live messages whose body is in it
 	ordered := true
 	var lastExp int64
 	for i, e := range w {
@@ -73,7 +74,10 @@ func checkInvariants(t fataler, q *Queue) {
 			t.Fatalf("seq %d >= nextSeq %d", e.seq, q.nextSeq)
 		}
 		live++
-		bytes += int64(len(e.m.Body))
+		bytes += e.m.Size()
+		if e.m.Ref.Len > 0 {
+			refs[e.m.Ref.Index]++
+		}
 		if x := e.m.ExpiresAt; x != 0 {
 			nExp++
 			if minExp == 0 || x < minExp {
@@ -104,6 +108,33 @@ func checkInvariants(t fataler, q *Queue) {
 	}
 	if got := q.NextExpiry(); got != minExp {
 		t.Fatalf("NextExpiry = %d, want %d", got, minExp)
+	}
+	checkLogRefs(t, q, refs)
+}
+
+// checkLogRefs compares the queue's log reference bookkeeping with refs,
+// counted from its messages.
+func checkLogRefs(t fataler, q *Queue, refs map[uint64]int) {
+	t.Helper()
+	var lowest uint64
+	for idx := range refs {
+		if lowest == 0 || idx < lowest {
+			lowest = idx
+		}
+	}
+	if got, ok := q.LowestLogRef(); got != lowest || ok != (len(refs) > 0) {
+		t.Fatalf("LowestLogRef = %d, %v; the messages refer to %v", got, ok, refs)
+	}
+	for index := uint64(0); index <= lowest+2; index++ {
+		want := 0
+		for idx, n := range refs {
+			if idx <= index {
+				want += n
+			}
+		}
+		if got := q.LogRefsAtOrBelow(index); got != want {
+			t.Fatalf("LogRefsAtOrBelow(%d) = %d, want %d; the messages refer to %v", index, got, want, refs)
+		}
 	}
 }
 
