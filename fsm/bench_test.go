@@ -57,17 +57,9 @@ func BenchmarkApplyPublishBatch(b *testing.B) {
 // BenchmarkSnapshot1M persists a snapshot of 1,000,000 queued 1 KiB
 // messages and reports the time and the heap it took beyond the state.
 func BenchmarkSnapshot1M(b *testing.B) {
-	const n = 1_000_000
 	a := newApplier(b)
 	a.declareQueue("big", queue.Args{})
-	body := make([]byte, 1024)
-	for c := 0; c < n/1000; c++ {
-		p := &Publish{Time: 1}
-		for i := 0; i < 1000; i++ {
-			p.Messages = append(p.Messages, PublishMessage{ID: fmt.Sprintf("%016d", c*1000+i), RoutingKey: "big", Body: body})
-		}
-		a.f.ApplyCommand(MustEncode(OpPublish, p))
-	}
+	publishBacklog(1_000, 1_000, "big", 1024, func(cmd []byte) { a.f.ApplyCommand(cmd) })
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -167,17 +159,9 @@ func BenchmarkMemoryPerMessage(b *testing.B) {
 // common case: nothing to move into memory). It runs under the state
 // machine's lock at every compaction, so Apply waits for it.
 func BenchmarkLogFloor(b *testing.B) {
-	const entries, perEntry = 5_000, 100
 	a := newApplier(b)
 	a.declareQueue("backlog", queue.Args{})
-	body := make([]byte, 300)
-	for c := 0; c < entries; c++ {
-		p := &Publish{Time: 1}
-		for j := 0; j < perEntry; j++ {
-			p.Messages = append(p.Messages, PublishMessage{ID: fmt.Sprintf("%016d", c*perEntry+j), RoutingKey: "backlog", Body: body})
-		}
-		a.raw(MustEncode(OpPublish, p))
-	}
+	publishBacklog(5_000, 100, "backlog", 300, func(cmd []byte) { a.raw(cmd) })
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		if floor := a.f.LogFloor(10_240); floor != 2 {
@@ -191,17 +175,9 @@ func BenchmarkLogFloor(b *testing.B) {
 // and as many IDs in the de-duplication window; Persist runs after, without
 // the lock, and is not measured.
 func BenchmarkSnapshotFreeze(b *testing.B) {
-	const n = 1_000_000
 	a := newApplier(b)
 	a.declareQueue("big", queue.Args{})
-	body := make([]byte, 300)
-	for c := 0; c < n/1000; c++ {
-		p := &Publish{Time: 1}
-		for i := 0; i < 1000; i++ {
-			p.Messages = append(p.Messages, PublishMessage{ID: fmt.Sprintf("%016d", c*1000+i), RoutingKey: "big", Body: body})
-		}
-		a.raw(MustEncode(OpPublish, p))
-	}
+	publishBacklog(1_000, 1_000, "big", 300, func(cmd []byte) { a.raw(cmd) })
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		s, err := a.f.Snapshot()
@@ -209,5 +185,19 @@ func BenchmarkSnapshotFreeze(b *testing.B) {
 			b.Fatal(err)
 		}
 		s.Release()
+	}
+}
+
+// publishBacklog hands apply commands publishes of entries batches of
+// perEntry messages, with bodyLen-byte bodies and distinct IDs, routed to
+// queue by the default exchange.
+func publishBacklog(entries, perEntry int, queue string, bodyLen int, apply func(cmd []byte)) {
+	body := make([]byte, bodyLen)
+	for c := 0; c < entries; c++ {
+		p := &Publish{Time: 1}
+		for i := 0; i < perEntry; i++ {
+			p.Messages = append(p.Messages, PublishMessage{ID: fmt.Sprintf("%016d", c*perEntry+i), RoutingKey: queue, Body: body})
+		}
+		apply(MustEncode(OpPublish, p))
 	}
 }
