@@ -63,6 +63,19 @@ type state struct {
 	// bodies are kept in the log (see UseLog), else 0. Not replicated
 	// state: it only says where a body can be read back.
 	entry uint64
+	// tally is the queues' total messages and bytes, which every queue of
+	// queues keeps up to date (see addQueue).
+	tally queue.Tally
+}
+
+// addQueue stores q under name, counted in the state's tally, in place of
+// any queue of that name.
+func (s *state) addQueue(name string, q *queue.Queue) {
+	if old, ok := s.queues[name]; ok {
+		old.SetTally(nil)
+	}
+	q.SetTally(&s.tally)
+	s.queues[name] = q
 }
 
 // maxInternedKeys bounds the routing-key intern table.
@@ -160,13 +173,8 @@ func (f *FSM) ApplyCommand(data []byte) *Result {
 }
 
 func (f *FSM) updateTotals(s *state) {
-	var n, b int64
-	for _, q := range s.queues {
-		n += int64(q.Len())
-		b += q.Bytes()
-	}
-	f.messages.Store(n)
-	f.bytes.Store(b)
+	f.messages.Store(s.tally.Messages)
+	f.bytes.Store(s.tally.Bytes)
 }
 
 func (f *FSM) signal(touched map[string]struct{}) {
@@ -362,7 +370,7 @@ func (s *state) declareQueue(c *DeclareQueue) *Result {
 		}
 		return &Result{}
 	}
-	s.queues[c.Name] = queue.New(c.Name, c.Args)
+	s.addQueue(c.Name, queue.New(c.Name, c.Args))
 	return &Result{}
 }
 
@@ -372,6 +380,7 @@ func (s *state) deleteQueue(c *DeleteQueue, touched map[string]struct{}) *Result
 		return &Result{Err: fmt.Errorf("%w: queue %q", ErrNotFound, c.Name)}
 	}
 	n := q.Len()
+	q.SetTally(nil)
 	delete(s.queues, c.Name)
 	s.router.RemoveQueue(c.Name)
 	touched[c.Name] = struct{}{}

@@ -231,7 +231,7 @@ func readSnapshot(r io.Reader) (*state, error) {
 			}
 			msgs = append(msgs, m)
 		}
-		s.queues[qh.Name] = queue.Restore(qh.Name, qh.Args, qh.NextSeq, msgs)
+		s.addQueue(qh.Name, queue.Restore(qh.Name, qh.Args, qh.NextSeq, msgs))
 	}
 	// Bindings last: a binding to a queue needs the queue only in the
 	// state machine's own checks, but restoring in this order keeps the

@@ -109,6 +109,8 @@ func TestQueueProperty(t *testing.T) {
 			DeliveryLimit:  rapid.Int64Range(0, 3).Draw(t, "dlim"),
 		}
 		q := New("q", args)
+		var tally Tally // the queue's counts, kept by the queue itself
+		q.SetTally(&tally)
 		md := &model{args: args, next: 1}
 		now := int64(0)
 		seq := func() uint64 { return rapid.Uint64Range(0, md.next).Draw(t, "seq") }
@@ -155,23 +157,34 @@ func TestQueueProperty(t *testing.T) {
 					t.Fatalf("Expire(%d) = %v, model %v", now, got, want)
 				}
 			case 9:
-				if rapid.Bool().Draw(t, "restore") {
+				switch rapid.IntRange(0, 3).Draw(t, "op9") {
+				case 0:
+					q.SetTally(nil)
 					q = Restore("q", q.Args(), q.NextSeq(), q.Messages())
-					break
-				}
-				// Move a body from the log into memory, as fsm's
-				// LogFloor does.
-				s := seq()
-				if old, ok := q.Get(s); ok && old.Ref.Len > 0 {
-					c := *old
-					c.Body, c.Ref = make([]byte, old.Ref.Len), BodyRef{}
-					if !q.Replace(old, &c) {
-						t.Fatalf("Replace(%d) refused a copy", s)
+					q.SetTally(&tally)
+				case 1:
+					if got, want := q.Purge(), len(md.msgs); got != want {
+						t.Fatalf("Purge = %d, model %d", got, want)
 					}
-					md.msgs[md.index(s)].Body, md.msgs[md.index(s)].Ref = c.Body, BodyRef{}
+					md.msgs = nil
+				default:
+					// Move a body from the log into memory, as fsm's
+					// LogFloor does.
+					s := seq()
+					if old, ok := q.Get(s); ok && old.Ref.Len > 0 {
+						c := *old
+						c.Body, c.Ref = make([]byte, old.Ref.Len), BodyRef{}
+						if !q.Replace(old, &c) {
+							t.Fatalf("Replace(%d) refused a copy", s)
+						}
+						md.msgs[md.index(s)].Body, md.msgs[md.index(s)].Ref = c.Body, BodyRef{}
+					}
 				}
 			}
 			checkInvariants(t, q)
+			if tally.Messages != int64(q.Len()) || tally.Bytes != q.Bytes() {
+				t.Fatalf("tally %+v, queue holds %d messages, %d bytes", tally, q.Len(), q.Bytes())
+			}
 			from := seq()
 			var asc, wantAsc []uint64
 			q.Ascend(from, func(m *Message) bool { asc = append(asc, m.Seq); return true })

@@ -39,7 +39,8 @@ type Queue struct {
 	expOrder bool  // non-zero ExpiresAt are non-decreasing in seq order
 	lastExp  int64 // the largest non-zero ExpiresAt pushed since expOrder was last known true
 
-	refs logRefs // live messages per Raft log entry holding their bodies
+	refs  logRefs // live messages per Raft log entry holding their bodies
+	tally *Tally  // kept up to date with live and bytes, if set
 }
 
 // New returns an empty queue. It does not validate args: the caller calls
@@ -118,8 +119,7 @@ func (q *Queue) Push(m *Message, now int64) ([]DeadLetter, error) {
 	m.Seq = q.nextSeq
 	q.nextSeq++
 	q.append(entry{m.Seq, m})
-	q.live++
-	q.bytes += size
+	q.count(1, size)
 	q.refs.add(m)
 	q.noteExpiry(m.ExpiresAt)
 
@@ -195,8 +195,7 @@ func (q *Queue) removeAt(i int) {
 	m := q.ents[i].m
 	q.ents[i].m = nil
 	q.holes++
-	q.live--
-	q.bytes -= m.Size()
+	q.count(-1, -m.Size())
 	q.refs.remove(m)
 	if m.ExpiresAt != 0 {
 		q.nExp--
@@ -422,7 +421,8 @@ func (q *Queue) rescanExpiry() {
 // many there were. The seq counter goes on.
 func (q *Queue) Purge() int {
 	n := q.live
-	q.ents, q.head, q.holes, q.live, q.bytes = nil, 0, 0, 0, 0
+	q.count(-q.live, -q.bytes)
+	q.ents, q.head, q.holes = nil, 0, 0
 	q.resetExpiry()
 	q.refs.reset()
 	return n
