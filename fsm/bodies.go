@@ -240,7 +240,9 @@ func (f *FSM) LogFloor(keep uint64) uint64 {
 	// taken after this, on messages whose entries are at or above the floor.
 	floor := f.bodies.lowestPin()
 	for _, q := range f.s.queues {
-		if idx, ok := q.LowestLogRef(); ok && (floor == 0 || idx < floor) {
+		// Entry 0 does not exist (bodies are kept only for entries applied
+		// with an index), and 0 means "no floor".
+		if idx, ok := q.LowestLogRef(); ok && idx > 0 && (floor == 0 || idx < floor) {
 			floor = idx
 		}
 	}

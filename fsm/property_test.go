@@ -206,6 +206,7 @@ func TestPropertyDeterministicAndRestorable(t *testing.T) {
 				delete(settled, body.Name) // a new queue of that name starts over at seq 1
 			}
 			checkInvariants(rt, a.f, settled)
+			checkInvariants(rt, c.f, settled) // restored midway: its totals count the restored queues
 		}
 		sa, sb, sc := snapshotBytes(t, a.f), snapshotBytes(t, b.f), snapshotBytes(t, c.f)
 		if !bytes.Equal(sa, sb) {
