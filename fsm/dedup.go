@@ -11,6 +11,10 @@ type dedup struct {
 	seen  map[string]int64
 	order []dedupEntry
 	head  int
+	// shared is set while a snapshot may still read order's array (see
+	// live): until prune moves the pairs to a new array, no pair already
+	// appended is written again.
+	shared bool
 }
 
 type dedupEntry struct {
@@ -41,18 +45,26 @@ func (d *dedup) prune(cutoff int64) {
 		if t, ok := d.seen[e.id]; ok && t == e.t {
 			delete(d.seen, e.id)
 		}
+		if !d.shared {
+			d.order[d.head] = dedupEntry{} // let the ID go
+		}
 		d.head++
 	}
 	// Compact once the dead prefix is the larger part, so memory follows the
-	// live window and the amortised cost per entry stays constant. The live
-	// pairs move to a new array, and the pairs of order are never written
-	// after they are appended: a snapshot may still be reading the old
-	// array (see live). Until then the dead prefix keeps its IDs alive.
+	// live window and the amortised cost per entry stays constant: in place,
+	// or into a new array while a snapshot may still read this one.
 	if d.head > 1024 && d.head > len(d.order)/2 {
-		n := len(d.order) - d.head
-		order := make([]dedupEntry, n, 2*n)
-		copy(order, d.order[d.head:])
-		d.order, d.head = order, 0
+		if d.shared {
+			n := len(d.order) - d.head
+			order := make([]dedupEntry, n, max(cap(d.order)-d.head, 2*n))
+			copy(order, d.order[d.head:])
+			d.order, d.head, d.shared = order, 0, false
+			return
+		}
+		n := copy(d.order, d.order[d.head:])
+		clear(d.order[n:])
+		d.order = d.order[:n]
+		d.head = 0
 	}
 }
 
@@ -62,11 +74,12 @@ func (d *dedup) prune(cutoff int64) {
 //
 // Every ID in seen has its current pair in order, so when order holds no more
 // pairs than seen has IDs, no pair is stale and the live entries are order
-// itself, shared (prune and add never write a pair already appended):
-// neither lookups, which for a million IDs took hundreds of milliseconds
-// under the state machine's lock at every snapshot, nor a copy.
+// itself, shared until prune next compacts it (see shared): neither
+// lookups, which for a million IDs took hundreds of milliseconds under the
+// state machine's lock at every snapshot, nor a copy.
 func (d *dedup) live() []dedupEntry {
 	if n := len(d.order); n-d.head == len(d.seen) {
+		d.shared = true
 		return d.order[d.head:n:n]
 	}
 	out := make([]dedupEntry, 0, len(d.seen))
