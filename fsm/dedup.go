@@ -1,5 +1,7 @@
 package fsm
 
+import "sync/atomic"
+
 // dedup remembers the message IDs enqueued within the window, in the order
 // they were first seen, so that pruning walks from the oldest.
 //
@@ -13,8 +15,9 @@ type dedup struct {
 	head  int
 	// shared is set while a snapshot may still read order's array (see
 	// live): until prune moves the pairs to a new array, no pair already
-	// appended is written again.
-	shared bool
+	// appended is written again. Atomic because live runs under the state
+	// machine's read lock.
+	shared atomic.Bool
 }
 
 type dedupEntry struct {
@@ -45,7 +48,7 @@ func (d *dedup) prune(cutoff int64) {
 		if t, ok := d.seen[e.id]; ok && t == e.t {
 			delete(d.seen, e.id)
 		}
-		if !d.shared {
+		if !d.shared.Load() {
 			d.order[d.head] = dedupEntry{} // let the ID go
 		}
 		d.head++
@@ -54,11 +57,12 @@ func (d *dedup) prune(cutoff int64) {
 	// live window and the amortised cost per entry stays constant: in place,
 	// or into a new array while a snapshot may still read this one.
 	if d.head > 1024 && d.head > len(d.order)/2 {
-		if d.shared {
+		if d.shared.Load() {
 			n := len(d.order) - d.head
 			order := make([]dedupEntry, n, max(cap(d.order)-d.head, 2*n))
 			copy(order, d.order[d.head:])
-			d.order, d.head, d.shared = order, 0, false
+			d.order, d.head = order, 0
+			d.shared.Store(false)
 			return
 		}
 		n := copy(d.order, d.order[d.head:])
@@ -79,7 +83,7 @@ func (d *dedup) prune(cutoff int64) {
 // state machine's lock at every snapshot, nor a copy.
 func (d *dedup) live() []dedupEntry {
 	if n := len(d.order); n-d.head == len(d.seen) {
-		d.shared = true
+		d.shared.Store(true)
 		return d.order[d.head:n:n]
 	}
 	out := make([]dedupEntry, 0, len(d.seen))
