@@ -43,12 +43,13 @@ func (d *dedup) add(id string, t int64) {
 
 // prune forgets every ID recorded before the cutoff.
 func (d *dedup) prune(cutoff int64) {
+	shared := d.shared.Load()
 	for d.head < len(d.order) && d.order[d.head].t < cutoff {
 		e := d.order[d.head]
 		if t, ok := d.seen[e.id]; ok && t == e.t {
 			delete(d.seen, e.id)
 		}
-		if !d.shared.Load() {
+		if !shared {
 			d.order[d.head] = dedupEntry{} // let the ID go
 		}
 		d.head++
@@ -57,7 +58,7 @@ func (d *dedup) prune(cutoff int64) {
 	// live window and the amortised cost per entry stays constant: in place,
 	// or into a new array while a snapshot may still read this one.
 	if d.head > 1024 && d.head > len(d.order)/2 {
-		if d.shared.Load() {
+		if shared {
 			n := len(d.order) - d.head
 			order := make([]dedupEntry, n, max(cap(d.order)-d.head, 2*n))
 			copy(order, d.order[d.head:])

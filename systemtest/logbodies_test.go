@@ -3,6 +3,7 @@ package systemtest
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -12,7 +13,6 @@ import (
 	"github.com/raftmq/raftmq/client"
 	"github.com/raftmq/raftmq/fsm"
 	"github.com/raftmq/raftmq/internal/testcluster"
-	"github.com/raftmq/raftmq/queue"
 )
 
 // bodyFor is message i's 1 KiB body, different for every i.
@@ -104,21 +104,13 @@ func TestBodiesInTheLogSurviveCompactionSnapshotsAndRestarts(t *testing.T) {
 }
 
 // bodyPlaces counts the messages of a queue on b whose bodies are in memory
-// and those read from the log.
+// and those read from the log, from the queue's own counts of log references.
 func bodyPlaces(b *broker.Broker, queueName string) (inMemory, inLog int) {
 	b.FSM().View(func(v fsm.View) {
-		q, ok := v.Queue(queueName)
-		if !ok {
-			return
+		if q, ok := v.Queue(queueName); ok {
+			inLog = q.LogRefsAtOrBelow(math.MaxUint64)
+			inMemory = q.Len() - inLog
 		}
-		q.Ascend(0, func(m *queue.Message) bool {
-			if m.Ref.Len > 0 {
-				inLog++
-			} else {
-				inMemory++
-			}
-			return true
-		})
 	})
 	return inMemory, inLog
 }
