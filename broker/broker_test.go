@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -330,9 +331,21 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, name := range []string{"raftmq_raft_state 2", "raftmq_raft_term", "raftmq_raft_commit_index", "raftmq_confirmed_messages_total 1", "raftmq_apply_latency_seconds_bucket"} {
+	for _, name := range []string{"raftmq_raft_state 2", "raftmq_raft_term", "raftmq_raft_commit_index", "raftmq_confirmed_messages_total 1", "raftmq_apply_latency_seconds_bucket",
+		`raftmq_raft_log_write_seconds_bucket{le="0.0015"}`, `raftmq_raft_log_write_seconds_bucket{le="+Inf"}`} {
 		if !strings.Contains(string(body), name) {
 			t.Errorf("metrics lack %s", name)
 		}
+	}
+	// The declare and the publish were written to the log, and so was
+	// everything before them.
+	var writes int
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(line, "raftmq_raft_log_write_seconds_count "); ok {
+			writes, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	if writes < 2 {
+		t.Errorf("raftmq_raft_log_write_seconds_count %d, want at least the declare's and the publish's writes", writes)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/raftmq/raftmq/cluster"
 	"github.com/raftmq/raftmq/fsm"
 )
 
@@ -61,6 +62,7 @@ var (
 	descQueueDepth   = prometheus.NewDesc("raftmq_queue_messages", "Unsettled messages in a queue.", []string{"queue"}, nil)
 	descQueueBytes   = prometheus.NewDesc("raftmq_queue_bytes", "Sum of the body sizes of a queue's unsettled messages.", []string{"queue"}, nil)
 	descQueueUnacked = prometheus.NewDesc("raftmq_queue_unacked", "Messages of a queue held by consumers (on the leader).", []string{"queue"}, nil)
+	descLogWrites    = prometheus.NewDesc("raftmq_raft_log_write_seconds", "Time the Raft log store took to store each batch of entries (encode, write, fsync). A commit waits for these writes on a majority of the nodes, so this is the disk latency every publish and ack pays.", nil, nil)
 	descBodyErrors   = prometheus.NewDesc("raftmq_body_read_errors_total", "Message bodies kept in the Raft log that could not be read back; anything but 0 means the log store lost or cannot read an entry.", nil, nil)
 )
 
@@ -68,7 +70,7 @@ var (
 type stateCollector struct{ b *Broker }
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descCommitIndex, descAppliedIndex, descQueueDepth, descQueueBytes, descQueueUnacked, descBodyErrors} {
+	for _, d := range []*prometheus.Desc{descRaftState, descRaftTerm, descCommitIndex, descAppliedIndex, descQueueDepth, descQueueBytes, descQueueUnacked, descBodyErrors, descLogWrites} {
 		ch <- d
 	}
 }
@@ -83,6 +85,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descCommitIndex, prometheus.GaugeValue, float64(r.CommitIndex()))
 	ch <- prometheus.MustNewConstMetric(descAppliedIndex, prometheus.GaugeValue, float64(r.AppliedIndex()))
 	ch <- prometheus.MustNewConstMetric(descBodyErrors, prometheus.CounterValue, float64(c.b.fsm.BodyReadErrors()))
+	ch <- logWritesMetric(c.b.node.LogWrites())
 	type qm struct {
 		name         string
 		depth, bytes int64
@@ -100,6 +103,18 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		_, unacked := c.b.dispatch.consumerCount(q.name)
 		ch <- prometheus.MustNewConstMetric(descQueueUnacked, prometheus.GaugeValue, float64(unacked), q.name)
 	}
+}
+
+// logWritesMetric is the log store's write histogram as Prometheus wants it:
+// cumulative counts by upper bound in seconds.
+func logWritesMetric(s cluster.LogWriteStats) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(s.Bounds))
+	var cum uint64
+	for i, b := range s.Bounds {
+		cum += s.Counts[i]
+		buckets[b.Seconds()] = cum
+	}
+	return prometheus.MustNewConstHistogram(descLogWrites, s.Count, s.Sum.Seconds(), buckets)
 }
 
 // httpHandler serves /healthz (the process is up), /readyz (the node is in a

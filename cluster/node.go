@@ -78,6 +78,7 @@ type Node struct {
 	raft      *raft.Raft
 	store     store
 	storeKind string // LogStoreWAL or LogStoreBolt
+	logWrites logWriteHist
 	trans     *raft.NetworkTransport
 	stream    *streamLayer
 	ml        *memberlist.Memberlist
@@ -208,7 +209,7 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	// entry it has just written without reading and decoding it back from
 	// the store (with bolt, about a tenth of the CPU per replicated message
 	// under load).
-	logs, err := raft.NewLogCache(logCacheSize, n.store)
+	logs, err := raft.NewLogCache(logCacheSize, timedLogStore{LogStore: n.store, hist: &n.logWrites})
 	if err != nil {
 		return nil, fmt.Errorf("raft log cache: %w", err)
 	}
@@ -741,3 +742,7 @@ func (n *Node) metaLoop() {
 // LogStore is the kind of log store the node opened: LogStoreWAL or
 // LogStoreBolt.
 func (n *Node) LogStore() string { return n.storeKind }
+
+// LogWrites returns how long this node's log store has taken to store each
+// batch of Raft entries (write and sync) since the node started.
+func (n *Node) LogWrites() LogWriteStats { return n.logWrites.stats() }

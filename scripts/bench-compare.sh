@@ -41,6 +41,8 @@ one() {
   servers="$("$CLUSTER" servers)"
   # shellcheck disable=SC2086  # RAFTMQ_BENCH_ARGS is a list of flags
   "${RAFTMQ_BIN:-$ROOT/bin/raftmq}" bench --servers "$servers" "${args[@]}" ${RAFTMQ_BENCH_ARGS:-}
+  # The disk's side of the same run: each node's log writes (W2's tail cannot be shorter than a majority's).
+  "$CLUSTER" log-writes >&2 || true
 }
 
 if [ "${1:-}" = one ]; then

@@ -1,0 +1,97 @@
+package cluster
+
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// logWriteBounds are the upper bounds of LogWriteStats' buckets. They are
+// finest around the latencies of a healthy fsync (0.1-1 ms), where a
+// commit's latency is decided, and reach far enough to tell a stalled disk.
+var logWriteBounds = [...]time.Duration{
+	50 * time.Microsecond, 100 * time.Microsecond, 200 * time.Microsecond,
+	300 * time.Microsecond, 400 * time.Microsecond, 500 * time.Microsecond,
+	750 * time.Microsecond, time.Millisecond, 1500 * time.Microsecond,
+	2 * time.Millisecond, 3 * time.Millisecond, 5 * time.Millisecond,
+	7500 * time.Microsecond, 10 * time.Millisecond, 15 * time.Millisecond,
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
+	250 * time.Millisecond, 500 * time.Millisecond, time.Second,
+	2500 * time.Millisecond,
+}
+
+// LogWriteStats is a histogram of the time this node's log store took to
+// store each batch of Raft entries since the node started: encoding them,
+// writing them and syncing them to disk. Raft counts an entry on a node only
+// once that write has returned, so a commit waits for the writes of a
+// majority; slow writes here are slow commits.
+type LogWriteStats struct {
+	// Bounds are the buckets' upper bounds, ascending.
+	Bounds []time.Duration
+	// Counts has one more element than Bounds: Counts[i] is the number of
+	// writes that took more than Bounds[i-1] (0 for i == 0) and at most
+	// Bounds[i]; the last counts those slower than every bound.
+	Counts []uint64
+	// Count is the number of writes, Sum their total time.
+	Count uint64
+	Sum   time.Duration
+}
+
+// logWriteHist is a LogWriteStats recorded without locks.
+type logWriteHist struct {
+	counts [len(logWriteBounds) + 1]atomic.Uint64
+	sum    atomic.Int64 // nanoseconds
+}
+
+func (h *logWriteHist) observe(d time.Duration) {
+	i, _ := slices.BinarySearch(logWriteBounds[:], d) // first bound >= d
+	h.counts[i].Add(1)
+	h.sum.Add(int64(d))
+}
+
+// stats copies the histogram. Writes that finish while it copies may be in
+// Count and Counts but not yet in Sum, or the other way round.
+func (h *logWriteHist) stats() LogWriteStats {
+	s := LogWriteStats{
+		Bounds: slices.Clone(logWriteBounds[:]),
+		Counts: make([]uint64, len(h.counts)),
+		Sum:    time.Duration(h.sum.Load()),
+	}
+	for i := range h.counts {
+		s.Counts[i] = h.counts[i].Load()
+		s.Count += s.Counts[i]
+	}
+	return s
+}
+
+// timedLogStore times the writes of the log store it wraps. Everything else
+// passes through, including whether the store is monotonic, which Raft asks
+// to decide how to drop the log after installing a snapshot.
+type timedLogStore struct {
+	raft.LogStore
+	hist *logWriteHist
+}
+
+// StoreLog implements raft.LogStore.
+func (s timedLogStore) StoreLog(l *raft.Log) error {
+	start := time.Now()
+	err := s.LogStore.StoreLog(l)
+	s.hist.observe(time.Since(start))
+	return err
+}
+
+// StoreLogs implements raft.LogStore.
+func (s timedLogStore) StoreLogs(logs []*raft.Log) error {
+	start := time.Now()
+	err := s.LogStore.StoreLogs(logs)
+	s.hist.observe(time.Since(start))
+	return err
+}
+
+// IsMonotonic implements raft.MonotonicLogStore for the wrapped store.
+func (s timedLogStore) IsMonotonic() bool {
+	m, ok := s.LogStore.(raft.MonotonicLogStore)
+	return ok && m.IsMonotonic()
+}
