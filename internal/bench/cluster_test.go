@@ -5,6 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +36,33 @@ func benchRun(t *testing.T, servers []string, adjust func(*config), args ...stri
 		t.Errorf("record header %+v", r)
 	}
 	return r
+}
+
+// checkLatencyLog checks W2's --latency-log against its record: one line per
+// measured publish, in order, each starting within the run and lasting as
+// long as the histogram says the slowest did at most.
+func checkLatencyLog(t *testing.T, path string, r Result, from, to time.Time) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prev, maxD int64
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		var start, d int64
+		if _, err := fmt.Sscanf(line, "%d %d\n", &start, &d); err != nil {
+			t.Fatalf("latency log line %d %q: %v", n+1, line, err)
+		}
+		if start < from.UnixNano() || start > to.UnixNano() || start < prev || d <= 0 {
+			t.Fatalf("latency log line %d %q: start outside the run (%d-%d), out of order or latency not positive", n+1, line, from.UnixNano(), to.UnixNano())
+		}
+		prev, maxD = start, max(maxD, d)
+		n++
+	}
+	if n != int(r.Metrics["confirmed"]) || math.Abs(float64(maxD)-r.Metrics["max_us"]*1e3) > 1 {
+		t.Fatalf("latency log: %d lines, slowest %d ns; record: %v confirmed, max %v µs", n, maxD, r.Metrics["confirmed"], r.Metrics["max_us"])
+	}
 }
 
 // wantMetrics checks that every key is present and satisfies ok.
@@ -74,7 +105,17 @@ func TestWorkloadsAgainstCluster(t *testing.T) {
 	}
 	q1, _ := r.Info["queue"].(string)
 
-	r = benchRun(t, servers, nil, "--workload", "w2", "--messages", "300")
+	latFile := filepath.Join(t.TempDir(), "w2.lat")
+	before := time.Now()
+	r = benchRun(t, servers, nil, "--workload", "w2", "--messages", "300", "--latency-log", latFile)
+	checkLatencyLog(t, latFile, r, before, time.Now())
+	// A latency log that cannot be written fails the run, with its path.
+	bad := filepath.Join(t.TempDir(), "missing-dir", "w2.lat")
+	err := runWith(context.Background(), []string{"--servers", strings.Join(servers, ","), "--json", "--progress", "off",
+		"--pid-dir", t.TempDir(), "--workload", "w2", "--messages", "5", "--latency-log", bad}, io.Discard, io.Discard, noEnv, nil)
+	if err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("w2 with an unwritable latency log: %v", err)
+	}
 	wantMetrics(t, r, func(k string, v float64) bool {
 		switch k {
 		case "confirmed":

@@ -72,6 +72,7 @@ type config struct {
 	run        int
 	progress   string
 	verbose    bool
+	latencyLog string // W2: where to write each publish's start and latency
 	stdout     io.Writer
 	stderr     io.Writer
 
@@ -125,6 +126,7 @@ func parseArgs(args []string, stdout, stderr io.Writer, getenv func(string) stri
 	fs.IntVar(&cfg.run, "run", 1, "run number, for the JSON record")
 	fs.StringVar(&cfg.progress, "progress", "auto", "progress on stderr: auto (a bar on a terminal, a line every 5 s otherwise), on, off")
 	fs.BoolVar(&cfg.verbose, "verbose", false, "log the clients' connection events to stderr")
+	fs.StringVar(&cfg.latencyLog, "latency-log", "", "W2: write every measured publish to this file as a line \"<start, unix ns> <latency, ns>\", confirmed or not (failed: latency -1), to see when the slow ones happened")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(stdout, usageText)
@@ -163,6 +165,9 @@ func parseArgs(args []string, stdout, stderr io.Writer, getenv func(string) stri
 			return nil, fmt.Errorf("%w: --messages %d is below the %d publishers", ErrUsage, *messages, w.Publishers)
 		}
 		w.Messages = *messages
+	}
+	if cfg.latencyLog != "" && w.Name != "w2" {
+		return nil, fmt.Errorf("%w: --latency-log applies to w2 only", ErrUsage)
 	}
 	if *duration != 0 || *connect != "" {
 		if w.Name != "w4" {

@@ -67,6 +67,8 @@ func TestParseArgs(t *testing.T) {
 		{"bad connect", append(append([]string{"--workload", "w4", "--connect", "x"}, kill...), three...), "follower or leader"},
 		{"bad progress", []string{"--workload", "w1", "--progress", "x"}, "auto, on or off"},
 		{"empty servers", []string{"--workload", "w1", "--servers", " , "}, "--servers is empty"},
+		{"latency log on w1", []string{"--workload", "w1", "--latency-log", "x"}, "w2 only"},
+		{"latency log on w2", []string{"--workload", "w2", "--latency-log", "x"}, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -172,6 +172,14 @@ func (s *session) runW1(ctx context.Context, w Workload) (map[string]float64, er
 // runW2 is confirmed-publish latency: one publisher through the leader,
 // one message at a time (10 s timeout each), the warm-up not recorded.
 func (s *session) runW2(ctx context.Context, w Workload) (map[string]float64, error) {
+	var lat *latencyLog
+	if s.cfg.latencyLog != "" {
+		var err error
+		if lat, err = createLatencyLog(s.cfg.latencyLog); err != nil {
+			return nil, err
+		}
+		defer lat.abort()
+	}
 	c, err := s.dial(ctx, s.leader, "bench-publisher-0")
 	if err != nil {
 		return nil, err
@@ -200,12 +208,17 @@ func (s *session) runW2(ctx context.Context, w Workload) (map[string]float64, er
 		}
 		if err != nil {
 			failed++
+			lat.add(t, -1)
 			continue
 		}
 		h.Record(d)
+		lat.add(t, d)
 	}
 	el := time.Since(start).Seconds()
 	prog.stop()
+	if err := lat.close(); err != nil {
+		return nil, err
+	}
 	return map[string]float64{
 		"confirmed": float64(h.Count()), "failed": float64(failed), "seconds": el,
 		"p50_us": us(h.Quantile(0.5)), "p90_us": us(h.Quantile(0.9)), "p99_us": us(h.Quantile(0.99)),
