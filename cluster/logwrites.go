@@ -1,6 +1,8 @@
 package cluster
 
 import (
+	"context"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -66,19 +68,28 @@ func (h *logWriteHist) stats() LogWriteStats {
 	return s
 }
 
+// Log writes slower than slowLogWrite are logged at debug level (with their
+// start, so they can be laid beside a client's latencies), those slower than
+// stalledLogWrite as a warning: every commit waits for such a disk.
+var (
+	slowLogWrite    = time.Millisecond
+	stalledLogWrite = time.Second
+)
+
 // timedLogStore times the writes of the log store it wraps. Everything else
 // passes through, including whether the store is monotonic, which Raft asks
 // to decide how to drop the log after installing a snapshot.
 type timedLogStore struct {
 	raft.LogStore
 	hist *logWriteHist
+	log  *slog.Logger // nil: no logging
 }
 
 // StoreLog implements raft.LogStore.
 func (s timedLogStore) StoreLog(l *raft.Log) error {
 	start := time.Now()
 	err := s.LogStore.StoreLog(l)
-	s.hist.observe(time.Since(start))
+	s.done(start, 1)
 	return err
 }
 
@@ -86,8 +97,21 @@ func (s timedLogStore) StoreLog(l *raft.Log) error {
 func (s timedLogStore) StoreLogs(logs []*raft.Log) error {
 	start := time.Now()
 	err := s.LogStore.StoreLogs(logs)
-	s.hist.observe(time.Since(start))
+	s.done(start, len(logs))
 	return err
+}
+
+func (s timedLogStore) done(start time.Time, entries int) {
+	d := time.Since(start)
+	s.hist.observe(d)
+	if d <= slowLogWrite || s.log == nil {
+		return
+	}
+	level, msg := slog.LevelDebug, "slow log write"
+	if d > stalledLogWrite {
+		level, msg = slog.LevelWarn, "log write took over a second: the disk is stalling, and commits wait for it"
+	}
+	s.log.Log(context.Background(), level, msg, "started", start.Format(time.RFC3339Nano), "took", d, "entries", entries)
 }
 
 // IsMonotonic implements raft.MonotonicLogStore for the wrapped store.

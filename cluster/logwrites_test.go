@@ -1,8 +1,11 @@
 package cluster
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,8 +104,10 @@ func (monotonicStore) IsMonotonic() bool { return true }
 // and tells Raft what the store would about being monotonic.
 func TestTimedLogStore(t *testing.T) {
 	var h logWriteHist
+	var logged bytes.Buffer
 	inner := &slowStore{InmemStore: raft.NewInmemStore(), delay: 3 * time.Millisecond}
-	s := timedLogStore{LogStore: inner, hist: &h}
+	s := timedLogStore{LogStore: inner, hist: &h,
+		log: slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if err := s.StoreLog(&raft.Log{Index: 1, Data: []byte("a")}); err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +131,29 @@ func TestTimedLogStore(t *testing.T) {
 	}
 	if fast != 0 || st.Sum < 9*time.Millisecond {
 		t.Fatalf("writes of 3 ms recorded as faster: %d below 3 ms, sum %v", fast, st.Sum)
+	}
+	// Every write took over slowLogWrite: each is logged at debug level,
+	// with its start and size.
+	lines := strings.Split(strings.TrimSpace(logged.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines logged for 3 slow writes:\n%s", len(lines), logged.String())
+	}
+	for i, want := range []string{"entries=1", "entries=2", "entries=1"} {
+		if !strings.Contains(lines[i], "level=DEBUG") || !strings.Contains(lines[i], `msg="slow log write"`) ||
+			!strings.Contains(lines[i], "started=") || !strings.Contains(lines[i], want) {
+			t.Fatalf("line %d: %s (want a debug line with started= and %s)", i, lines[i], want)
+		}
+	}
+	// A write over stalledLogWrite is a warning.
+	defer func(d time.Duration) { stalledLogWrite = d }(stalledLogWrite)
+	stalledLogWrite = 2 * time.Millisecond
+	logged.Reset()
+	inner.err = nil
+	if err := s.StoreLogs([]*raft.Log{{Index: 4}}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), "disk is stalling") {
+		t.Fatalf("a stalled write logged %q", logged.String())
 	}
 	var l raft.Log
 	if err := s.GetLog(3, &l); err != nil || l.Index != 3 {

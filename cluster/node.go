@@ -209,7 +209,7 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 	// entry it has just written without reading and decoding it back from
 	// the store (with bolt, about a tenth of the CPU per replicated message
 	// under load).
-	logs, err := raft.NewLogCache(logCacheSize, timedLogStore{LogStore: n.store, hist: &n.logWrites})
+	logs, err := raft.NewLogCache(logCacheSize, timedLogStore{LogStore: n.store, hist: &n.logWrites, log: n.log})
 	if err != nil {
 		return nil, fmt.Errorf("raft log cache: %w", err)
 	}
