@@ -332,7 +332,8 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	for _, name := range []string{"raftmq_raft_state 2", "raftmq_raft_term", "raftmq_raft_commit_index", "raftmq_confirmed_messages_total 1", "raftmq_apply_latency_seconds_bucket",
-		`raftmq_raft_log_write_seconds_bucket{le="0.0015"}`, `raftmq_raft_log_write_seconds_bucket{le="+Inf"}`} {
+		`raftmq_raft_log_write_seconds_bucket{le="0.0015"}`, `raftmq_raft_log_write_seconds_bucket{le="+Inf"}`,
+		"go_sched_latencies_seconds_bucket", "go_gc_duration_seconds"} {
 		if !strings.Contains(string(body), name) {
 			t.Errorf("metrics lack %s", name)
 		}

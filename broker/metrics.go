@@ -47,7 +47,11 @@ func newMetrics(b *Broker) *metrics {
 	}
 	reg.MustRegister(m.published, m.confirmed, m.publishRefused, m.delivered, m.acked, m.nacked,
 		m.connections, m.protocolErrors, m.applyLatency,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		// The scheduler's metrics too: go_sched_latencies_seconds is how long
+		// goroutines waited to run once runnable, what a starved CPU adds
+		// to every hand-off between a connection, Raft and the disk.
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&stateCollector{b: b})
 	return m
 }
