@@ -111,7 +111,9 @@ func (s timedLogStore) done(start time.Time, entries int) {
 	if d > stalledLogWrite {
 		level, msg = slog.LevelWarn, "log write took over a second: the disk is stalling, and commits wait for it"
 	}
-	s.log.Log(context.Background(), level, msg, "started", start.Format(time.RFC3339Nano), "took", d, "entries", entries)
+	if ctx := context.Background(); s.log.Enabled(ctx, level) {
+		s.log.Log(ctx, level, msg, "started", start.Format(time.RFC3339Nano), "took", d, "entries", entries)
+	}
 }
 
 // IsMonotonic implements raft.MonotonicLogStore for the wrapped store.
