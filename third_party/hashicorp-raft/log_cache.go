@@ -108,6 +108,9 @@ type logStager interface {
 	// stored or unstaged. It reports false, and stages nothing, if it cannot
 	// hold them all.
 	StageLogs(logs []*Log) bool
+	// StageCapacity is how many entries can be staged at once: more would
+	// evict staged entries before they are stored.
+	StageCapacity() int
 	// UnstageLogs forgets staged entries whose store failed.
 	UnstageLogs(logs []*Log)
 }
@@ -127,6 +130,9 @@ func (c *LogCache) StageLogs(logs []*Log) bool {
 	}
 	return true
 }
+
+// StageCapacity implements logStager: the cache's size.
+func (c *LogCache) StageCapacity() int { return len(c.cache) }
 
 // UnstageLogs implements logStager.
 func (c *LogCache) UnstageLogs(logs []*Log) {

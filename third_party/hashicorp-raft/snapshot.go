@@ -252,7 +252,14 @@ func (r *Raft) compactLogsWithTrailing(snapIdx uint64, lastLogIdx uint64, traili
 func (r *Raft) compactLogs(snapIdx uint64) error {
 	defer metrics.MeasureSince([]string{"raft", "compactLogs"}, time.Now())
 
-	lastLogIdx, _ := r.getLastLog()
+	// The last entry in the store, not the last log index: a leader that
+	// writes while it replicates may have later entries staged but not yet
+	// written, and the FSM may have applied them (committed on the
+	// followers' disks); they are not compacted.
+	lastLogIdx, err := r.logs.LastIndex()
+	if err != nil {
+		return fmt.Errorf("log compaction: last index: %w", err)
+	}
 	conf := r.config()
 	trailingLogs := conf.TrailingLogs
 	if conf.CompactionFloor != nil {
