@@ -84,10 +84,12 @@
 // queued for the FSM, which stock v1.7.3 never answers (a stop under load
 // hung on them). The first: the leader hands new
 // entries to the replicators before it writes them to its own log, instead
-// of after (Raft thesis, section 10.2.1), so a commit waits for the slower
-// of the leader's fsync and a follower's round trip with its fsync, not for
-// their sum. An entry is still committed only when a majority holds it on
-// disk: the leader counts towards the majority only after its own write.
+// of after (Raft thesis, section 10.2.1), and writes them on a goroutine of
+// its own while its loop goes on, so an entry commits as soon as any
+// majority holds it on disk, the two followers without the leader too: a
+// commit waits for the faster two of the three fsyncs (a follower's with
+// its round trip), not for their sum nor for a slow leader disk. The leader
+// counts towards the majority only after its own write.
 // Config.SerialLeaderWrite restores the stock order.
 //
 // The stream layer retries a refused dial until the dial timeout (see

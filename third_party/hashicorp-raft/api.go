@@ -163,7 +163,10 @@ type Raft struct {
 	rpcCh <-chan RPC
 
 	// Shutdown channel to exit, protected to prevent concurrent exits
-	shutdown     bool
+	shutdown bool
+	// closeTrans closes the transport once, whichever shutdown future
+	// gets there first.
+	closeTrans   sync.Once
 	shutdownCh   chan struct{}
 	shutdownLock sync.Mutex
 
@@ -1020,8 +1023,9 @@ func (r *Raft) Shutdown() Future {
 		return &shutdownFuture{r}
 	}
 
-	// avoid closing transport twice
-	return &shutdownFuture{nil}
+	// A later call waits for the shutdown too (Raft may have shut itself
+	// down, see leaderWriteDone); the transport is closed only once.
+	return &shutdownFuture{r}
 }
 
 // Snapshot is used to manually force Raft to take a snapshot. Returns a future

@@ -174,9 +174,11 @@ func (s *shutdownFuture) Error() error {
 	}
 	s.raft.waitShutdown()
 	s.raft.failQueuedFSMWork()
-	if closeable, ok := s.raft.trans.(WithClose); ok {
-		closeable.Close()
-	}
+	s.raft.closeTrans.Do(func() {
+		if closeable, ok := s.raft.trans.(WithClose); ok {
+			closeable.Close()
+		}
+	})
 	return nil
 }
 

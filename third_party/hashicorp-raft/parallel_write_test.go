@@ -69,6 +69,13 @@ type parallelCluster struct {
 // transports whose log stores are LogCaches over gatedStores.
 func newParallelCluster(t *testing.T, parallel bool, mods ...func(*Config)) *parallelCluster {
 	t.Helper()
+	return newParallelClusterCache(t, parallel, 64, mods...)
+}
+
+// newParallelClusterCache is newParallelCluster with LogCaches of the given
+// size.
+func newParallelClusterCache(t *testing.T, parallel bool, cacheSize int, mods ...func(*Config)) *parallelCluster {
+	t.Helper()
 	c := &parallelCluster{}
 	var trans []*InmemTransport
 	var configuration Configuration
@@ -88,13 +95,19 @@ func newParallelCluster(t *testing.T, parallel bool, mods ...func(*Config)) *par
 	}
 	for i := 0; i < 3; i++ {
 		conf := inmemConfig(t)
+		// Steadier than inmemConfig's 50 ms on a slow machine under the
+		// race detector: an election during a held write would make the
+		// leader wait for it before handling the vote.
+		conf.HeartbeatTimeout = 500 * time.Millisecond
+		conf.ElectionTimeout = 500 * time.Millisecond
+		conf.LeaderLeaseTimeout = 250 * time.Millisecond
 		conf.LocalID = configuration.Servers[i].ID
 		conf.LeaderWritesInParallel = parallel
 		for _, mod := range mods {
 			mod(conf)
 		}
 		store := &gatedStore{InmemStore: NewInmemStore()}
-		logs, err := NewLogCache(64, store)
+		logs, err := NewLogCache(cacheSize, store)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -382,6 +395,49 @@ func TestLeaderWritesInParallel_ConfigurationAndShutdownWaitForWrites(t *testing
 	var got Log
 	if err := c.stores[l].GetLog(c.rafts[l].LastIndex(), &got); err != nil || string(got.Data) != "held-again" {
 		t.Fatalf("the held write did not end in the store before the shutdown: %v %q", err, got.Data)
+	}
+}
+
+// With a cache of 4 entries, the leader stages at most 4 unwritten entries:
+// while its write is held, the first entries commit on the followers, the
+// next wait for room, and all end in the leader's store in order.
+func TestLeaderWritesInParallel_BoundedByTheCache(t *testing.T) {
+	c := newParallelClusterCache(t, true, 4)
+	l := c.leader(t)
+	if err := c.rafts[l].Apply([]byte("before"), time.Second).Error(); err != nil {
+		t.Fatal(err)
+	}
+	c.written(t, l)
+	first := c.rafts[l].LastIndex() + 1
+	c.stores[l].hold()
+	var dones []<-chan error
+	for i := 0; i < 4; i++ {
+		_, done := applyAsync(c.rafts[l], []byte(fmt.Sprintf("e%d", i)))
+		if err := <-done; err != nil {
+			t.Fatalf("apply %d within the cache while the leader's write is held: %v", i, err)
+		}
+	}
+	for i := 4; i < 6; i++ {
+		_, done := applyAsync(c.rafts[l], []byte(fmt.Sprintf("e%d", i)))
+		dones = append(dones, done)
+	}
+	select {
+	case err := <-dones[0]:
+		t.Fatalf("apply beyond the cache answered (err %v) while the leader's write was held", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	c.stores[l].release()
+	for i, done := range dones {
+		if err := <-done; err != nil {
+			t.Fatalf("apply %d after release: %v", 4+i, err)
+		}
+	}
+	c.written(t, l)
+	var got Log
+	for i := 0; i < 6; i++ {
+		if err := c.stores[l].GetLog(first+uint64(i), &got); err != nil || string(got.Data) != fmt.Sprintf("e%d", i) {
+			t.Fatalf("leader's store at %d: %v %q, want e%d", first+uint64(i), err, got.Data, i)
+		}
 	}
 }
 

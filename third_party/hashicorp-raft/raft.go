@@ -731,6 +731,10 @@ func (r *Raft) leaderLoop() {
 			// An RPC from another server may make this one a follower
 			// and change its log at once: let its own writes end first.
 			r.drainLeaderWrites()
+			if r.getState() == Shutdown {
+				rpc.Respond(nil, ErrRaftShutdown)
+				continue
+			}
 			r.processRPC(rpc)
 
 		case w := <-r.leaderState.writeDone:
@@ -930,6 +934,10 @@ func (r *Raft) leaderLoop() {
 				continue
 			}
 			r.drainLeaderWrites()
+			if r.getState() != Leader {
+				future.respond(ErrNotLeader)
+				continue
+			}
 			err := r.restoreUserSnapshot(future.meta, future.reader)
 			future.respond(err)
 
@@ -1440,11 +1448,9 @@ func (r *Raft) leaderWriteDone(w *leaderWrite) {
 	if w.err == nil {
 		return
 	}
-	r.logs.(logStager).UnstageLogs(w.logs)
 	if !r.leaderState.writeFailed {
 		r.leaderState.writeFailed = true
 		r.logger.Error("failed to commit logs", "error", w.err)
-		r.setLastLog(w.prevIndex, w.prevTerm)
 		switch {
 		case r.getCommitIndex() > w.prevIndex:
 			// The followers committed entries this log lacks, and the
@@ -1452,18 +1458,29 @@ func (r *Raft) leaderWriteDone(w *leaderWrite) {
 			// log, and the FSM may read them back from it. Stop rather
 			// than go on with an FSM ahead of the log; a restart rebuilds
 			// it from the snapshot and the log, and the next leader sends
-			// what is missing.
+			// what is missing. The entries stay in the cache meanwhile, so
+			// that what the FSM holds can still be read.
 			r.logger.Error("shutting down: entries committed by the followers are applied here but not in this server's log",
 				"commit-index", r.getCommitIndex(), "last-stored", w.prevIndex)
-			r.Shutdown()
-		case r.getState() == Leader:
-			r.setState(Follower)
+			f := r.Shutdown()
+			go f.Error() // closes the transport once Raft's goroutines have ended
+		default:
+			r.setLastLog(w.prevIndex, w.prevTerm)
+			if r.getState() == Leader {
+				r.setState(Follower)
+			}
 		}
 	}
+	if r.getState() != Shutdown {
+		r.logs.(logStager).UnstageLogs(w.logs)
+	}
+	// The followers may hold these entries and commit them: the outcome is
+	// not known.
+	err := fmt.Errorf("%w: %w", ErrLeadershipLost, w.err)
 	commitIndex := r.getCommitIndex()
 	for _, f := range w.futures {
 		if f.log.Index > commitIndex {
-			f.respond(w.err)
+			f.respond(err)
 		}
 	}
 }
