@@ -200,6 +200,11 @@ func (b *Broker) HTTPAddr() string {
 // Node returns the node's cluster membership and Raft.
 func (b *Broker) Node() *cluster.Node { return b.node }
 
+// Failed is closed when the node's Raft has stopped on its own
+// (cluster.Node.Failed): the broker can serve nothing more and its process
+// should stop, to be restarted.
+func (b *Broker) Failed() <-chan struct{} { return b.node.Failed() }
+
 // FSM returns the node's state machine.
 func (b *Broker) FSM() *fsm.FSM { return b.fsm }
 

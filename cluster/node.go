@@ -93,6 +93,7 @@ type Node struct {
 	closed        chan struct{} // closed when shutdown has finished
 	metaDone      chan struct{} // closed when metaLoop has returned
 	leaderDone    chan struct{} // closed when leaderLoop has returned
+	failed        chan struct{} // closed when Raft has stopped on its own (see Failed)
 	stopping      atomic.Bool
 
 	// mu guards closing and the Add side of wg, so no goroutine is started
@@ -146,6 +147,7 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 		closed:        make(chan struct{}),
 		metaDone:      make(chan struct{}),
 		leaderDone:    make(chan struct{}),
+		failed:        make(chan struct{}),
 		tombstones:    make(map[string]struct{}),
 	}
 	// Undo whatever was opened if a later step fails.
@@ -259,6 +261,7 @@ func Start(ctx context.Context, cfg Config, fsm raft.FSM) (*Node, error) {
 		defer close(n.metaDone)
 		n.metaLoop()
 	})
+	n.spawn(n.watchRaft)
 	if seeds := n.seeds(); len(seeds) > 0 {
 		n.spawn(func() { n.joinLoop(seeds) })
 	}
@@ -742,6 +745,35 @@ func (n *Node) metaLoop() {
 // LogStore is the kind of log store the node opened: LogStoreWAL or
 // LogStoreBolt.
 func (n *Node) LogStore() string { return n.storeKind }
+
+// Failed is closed when Raft has stopped on its own, without Shutdown or
+// Kill: after its own log write failed while the followers committed
+// entries its state machine had applied, a leader stops rather than go on
+// with a state machine ahead of its log. Such a node can do nothing more
+// until it is restarted, which rebuilds the state machine from the snapshot
+// and the log; the process should stop (cmd/node exits with status 1).
+func (n *Node) Failed() <-chan struct{} { return n.failed }
+
+// raftWatchEvery is how often watchRaft looks at Raft's state.
+const raftWatchEvery = 250 * time.Millisecond
+
+// watchRaft closes n.failed if Raft stops while the node is not stopping.
+func (n *Node) watchRaft() {
+	t := time.NewTicker(raftWatchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stopCh:
+			return
+		case <-t.C:
+			if n.raft.State() == raft.Shutdown && !n.stopping.Load() {
+				n.log.Error("raft stopped on its own (see the errors before this); the node must be restarted")
+				close(n.failed)
+				return
+			}
+		}
+	}
+}
 
 // LogWrites returns how long this node's log store has taken to store each
 // batch of Raft entries (write and sync) since the node started.

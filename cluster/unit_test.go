@@ -395,3 +395,33 @@ func TestStreamLayerDialsFromItsBindIP(t *testing.T) {
 		t.Fatalf("unspecified bind without advertise: %v", err)
 	}
 }
+
+// Failed is closed when Raft stops by itself, and not by a normal shutdown.
+func TestFailedWhenRaftStopsOnItsOwn(t *testing.T) {
+	n := startNode(t, newConfig(t))
+	waitFor(t, 10*time.Second, "single node leadership", n.IsLeader)
+	// As after a failed log write with entries applied ahead of the log.
+	if err := n.Raft().Shutdown().Error(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-n.Failed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Failed not closed after Raft stopped on its own")
+	}
+	if err := n.Shutdown(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatalf("shutdown after Raft stopped: %v", err)
+	}
+
+	other := startNode(t, newConfig(t))
+	waitFor(t, 10*time.Second, "single node leadership", other.IsLeader)
+	if err := other.Shutdown(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * raftWatchEvery)
+	select {
+	case <-other.Failed():
+		t.Fatal("Failed closed by a normal shutdown")
+	default:
+	}
+}

@@ -229,15 +229,21 @@ func run(args []string, stderr io.Writer) int {
 		log.Error("cannot start", "err", err)
 		return 1
 	}
-	<-ctx.Done()
-	log.Info("stopping: handing over leadership if leading, then closing")
+	code := 0
+	select {
+	case <-ctx.Done():
+		log.Info("stopping: handing over leadership if leading, then closing")
+	case <-b.Failed():
+		log.Error("stopping: Raft stopped on its own; exiting with status 1 so that the node is restarted")
+		code = 1
+	}
 	sctx, scancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer scancel()
 	if err := b.Close(sctx); err != nil {
 		log.Error("unclean stop", "err", err)
 		return 1
 	}
-	return 0
+	return code
 }
 
 // adviseHugePages runs hugepages.Advise until ctx ends, after saying in the
