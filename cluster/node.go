@@ -719,24 +719,34 @@ func (n *Node) swapMeta() (changed bool, err error) {
 // metaLoop republishes the gossip metadata when it changes, at most about
 // once per metaInterval.
 func (n *Node) metaLoop() {
-	t := time.NewTicker(metaInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stopCh:
-			return
-		case <-t.C:
-		}
+	n.every(metaInterval, func() bool {
 		changed, err := n.swapMeta()
 		if err != nil {
 			n.log.Error("gossip metadata", "err", err)
-			continue
+			return true
 		}
 		if changed {
 			// The update is queued for gossip either way; the timeout only
 			// bounds how long this loop (and so shutdown) waits for it.
 			if err := n.ml.UpdateNode(metaUpdateWait); err != nil {
 				n.log.Debug("gossip metadata update", "err", err)
+			}
+		}
+		return true
+	})
+}
+
+// every calls fn every d until the node stops or fn returns false.
+func (n *Node) every(d time.Duration, fn func() bool) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stopCh:
+			return
+		case <-t.C:
+			if !fn() {
+				return
 			}
 		}
 	}
@@ -759,20 +769,14 @@ const raftWatchEvery = 250 * time.Millisecond
 
 // watchRaft closes n.failed if Raft stops while the node is not stopping.
 func (n *Node) watchRaft() {
-	t := time.NewTicker(raftWatchEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.stopCh:
-			return
-		case <-t.C:
-			if n.raft.State() == raft.Shutdown && !n.stopping.Load() {
-				n.log.Error("raft stopped on its own (see the errors before this); the node must be restarted")
-				close(n.failed)
-				return
-			}
+	n.every(raftWatchEvery, func() bool {
+		if n.raft.State() != raft.Shutdown || n.stopping.Load() {
+			return true
 		}
-	}
+		n.log.Error("raft stopped on its own (see the errors before this); the node must be restarted")
+		close(n.failed)
+		return false
+	})
 }
 
 // LogWrites returns how long this node's log store has taken to store each

@@ -489,6 +489,7 @@ func (r *Raft) setupLeaderState() {
 	r.leaderState.replState = make(map[ServerID]*followerReplication)
 	r.leaderState.notify = make(map[*verifyFuture]struct{})
 	r.leaderState.stepDown = make(chan struct{}, 1)
+	r.leaderState.writesOut, r.leaderState.stagedOut, r.leaderState.writeFailed = 0, 0, false
 }
 
 // runLeader runs the main loop while in leader state. Do the setup here and drop into
@@ -537,7 +538,6 @@ func (r *Raft) runLeader() {
 			close(r.leaderState.writes)
 			r.leaderState.writes, r.leaderState.writeDone = nil, nil
 		}
-		r.leaderState.writeFailed = false
 
 		// Since we were the leader previously, we update our
 		// last contact time when we step down, so that we are not
@@ -1339,10 +1339,7 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture, wait bool) bool {
 		r.drainLeaderWrites()
 	}
 	if r.getState() != Leader || r.leaderState.writeFailed {
-		for _, applyLog := range applyLogs {
-			applyLog.respond(ErrNotLeader)
-		}
-		return false
+		return refuseLogs(applyLogs)
 	}
 
 	term := r.getCurrentTerm()
@@ -1380,10 +1377,7 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture, wait bool) bool {
 	// The stock way: the writer's batches first, then this one, in order.
 	r.drainLeaderWrites()
 	if r.leaderState.writeFailed {
-		for _, applyLog := range applyLogs {
-			applyLog.respond(ErrNotLeader)
-		}
-		return false
+		return refuseLogs(applyLogs)
 	}
 
 	// Write the log entry locally
@@ -1405,6 +1399,15 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture, wait bool) bool {
 		asyncNotifyCh(f.triggerCh)
 	}
 	return true
+}
+
+// refuseLogs answers ErrNotLeader to entries a leader that is stepping down
+// will not append, and reports false for dispatchLogs.
+func refuseLogs(applyLogs []*logFuture) bool {
+	for _, applyLog := range applyLogs {
+		applyLog.respond(ErrNotLeader)
+	}
+	return false
 }
 
 // runLeaderWriter writes the leader's own entries, batch by batch in log
