@@ -52,6 +52,7 @@ type options struct {
 	pprof, raftMetrics, serialLeaderWrite      bool
 	bodiesInMemory                             bool
 	hugePages                                  bool
+	monitorSlack                               time.Duration
 	gcPercent                                  int
 	maxFrame                                   int
 	logLevel, logFormat                        string
@@ -88,6 +89,7 @@ func newFlagSet(o *options, out io.Writer) *flag.FlagSet {
 	fs.Int64Var(&o.memoryWatermark, "memory-high-watermark", broker.DefaultMemoryHighWatermark, "bytes of queued messages above which publishes are refused (0: no limit)")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiling endpoints under /debug/pprof/ on the HTTP address (unauthenticated; for diagnosis)")
 	fs.BoolVar(&o.hugePages, "huge-pages", true, "ask Linux for transparent huge pages for the node's memory where the system leaves it to each program (THP \"madvise\"): far fewer page faults as the heap grows")
+	fs.DurationVar(&o.monitorSlack, "monitor-slack", defaultMonitorSlack, "Linux timer slack for the Go runtime's monitor thread (sysmon), which otherwise wakes every 20 µs while the node is in a system call such as an fsync; needs CAP_SYS_NICE (in a container: cap_add SYS_NICE), without it the node logs so and goes on; 0 leaves the runtime's default")
 	fs.IntVar(&o.gcPercent, "gc-percent", defaultGCPercent, fmt.Sprintf("Go's garbage collection target once the node's live heap passes %d MiB, as GOGC: how far (percent) the heap may grow past live data before a collection; below that the runtime's own (GOGC, else 100); 0 leaves it to the runtime throughout", largeHeap>>20))
 	fs.BoolVar(&o.raftMetrics, "raft-metrics", false, "keep Raft's internal timings (commit, log store, replication) for the last minute and print them to stderr on SIGUSR1")
 	fs.IntVar(&o.maxFrame, "max-frame-size", 0, "largest client frame in bytes (0: 16 MiB)")
@@ -200,6 +202,10 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "node: -gc-percent %d: want 0 (Go's own) or more\n", o.gcPercent)
 		return 2
 	}
+	if o.monitorSlack < 0 || o.monitorSlack > maxMonitorSlack {
+		fmt.Fprintf(stderr, "node: -monitor-slack %v: want 0 (the runtime's default) up to %v\n", o.monitorSlack, maxMonitorSlack)
+		return 2
+	}
 	if err := os.MkdirAll(o.data, 0o750); err != nil {
 		log.Error("cannot create the data directory", "dir", o.data, "err", err)
 		return 1
@@ -219,6 +225,9 @@ func run(args []string, stderr io.Writer) int {
 	if o.hugePages {
 		done := adviseHugePages(ctx, log)
 		defer func() { stop(); <-done }()
+	}
+	if o.monitorSlack > 0 {
+		slowMonitor(ctx, log, o.monitorSlack)
 	}
 	gcDone := tuneGC(ctx, o.gcPercent)
 	defer func() { stop(); <-gcDone }()

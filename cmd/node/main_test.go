@@ -74,6 +74,12 @@ func TestUsageAndExitCodes(t *testing.T) {
 	if code := run([]string{"-gc-percent", "-1", "-data", t.TempDir()}, &out); code != 2 || !strings.Contains(out.String(), "-gc-percent") {
 		t.Fatalf("negative -gc-percent exited %d: %s", code, out.String())
 	}
+	for _, bad := range []string{"-1ms", "11ms"} {
+		out.Reset()
+		if code := run([]string{"-monitor-slack", bad, "-data", t.TempDir()}, &out); code != 2 || !strings.Contains(out.String(), "-monitor-slack") {
+			t.Fatalf("-monitor-slack %s exited %d: %s", bad, code, out.String())
+		}
+	}
 }
 
 func TestGCTargetFollowsTheLiveHeap(t *testing.T) {
