@@ -227,7 +227,8 @@ func run(args []string, stderr io.Writer) int {
 		defer func() { stop(); <-done }()
 	}
 	if o.monitorSlack > 0 {
-		slowMonitor(ctx, log, o.monitorSlack)
+		done := slowMonitor(ctx, log, o.monitorSlack)
+		defer func() { stop(); <-done }()
 	}
 	gcDone := tuneGC(ctx, o.gcPercent)
 	defer func() { stop(); <-gcDone }()

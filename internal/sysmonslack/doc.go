@@ -19,7 +19,9 @@
 // /proc/<tid>/timerslack_ns instead, which for a thread other than the
 // caller's needs CAP_SYS_NICE (root on a host has it; a container needs
 // `cap_add: [SYS_NICE]`). Find tells sysmon's thread from the others by where
-// it is blocked: the only thread that sleeps in runtime.usleep.
+// it is blocked: the only thread that sleeps in runtime.usleep for long. A
+// new thread inherits the slack of the thread that starts it, and sysmon
+// starts threads; Confine gives those back the process's own slack.
 package sysmonslack
 
 import "errors"

@@ -4,6 +4,7 @@ package sysmonslack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -12,9 +13,10 @@ import (
 	"time"
 )
 
-// monitorSleep is the function sysmon sleeps in between its checks; no
-// other runtime thread sleeps there for long (a thread stealing work naps
-// there for 3 µs at most).
+// monitorSleep is the function sysmon sleeps in between its checks. No
+// other runtime thread sleeps there in normal running but for a moment: a
+// thread stealing work naps there for 3 µs (plus its timer slack), and the
+// other callers run only on a crash or a failed thread creation.
 const monitorSleep = "runtime.usleep"
 
 const (
@@ -22,7 +24,8 @@ const (
 	// /proc/self/task/<tid>/syscall once, some tens of microseconds.
 	maxLooks = 400
 	// enoughVotes is how often a thread must be seen in monitorSleep, and
-	// more than twice as often as any other, before Find settles on it.
+	// more than twice as often as any other, before Find settles on it; a
+	// thread seen fewer times is not taken for sysmon.
 	enoughVotes = 8
 )
 
@@ -50,15 +53,12 @@ func Find(ctx context.Context) (int, error) {
 			return tid, nil
 		}
 	}
-	if tid, ok := winner(votes, 1); ok {
-		return tid, nil
-	}
 	return 0, ErrNotFound
 }
 
-// winner returns the thread with at least min votes and more than twice the
-// votes of any other.
-func winner(votes map[int]int, min int) (int, bool) {
+// winner returns the thread with at least least votes and more than twice
+// the votes of any other.
+func winner(votes map[int]int, least int) (int, bool) {
 	best, bestVotes, second := 0, 0, 0
 	for tid, v := range votes {
 		switch {
@@ -68,39 +68,106 @@ func winner(votes map[int]int, min int) (int, bool) {
 			second = v
 		}
 	}
-	return best, bestVotes >= min && bestVotes > 2*second
+	return best, bestVotes >= least && bestVotes > 2*second
 }
 
-// Set finds sysmon's thread and sets its timer slack to slack (0: the
-// process's default again), and returns the thread's ID. Raising another
-// thread's slack needs CAP_SYS_NICE: without it the error satisfies
-// errors.Is(err, os.ErrPermission).
+// Set finds sysmon's thread, sets its timer slack to slack and returns the
+// thread's ID, also with an error once the thread is found. Setting
+// another thread's slack needs CAP_SYS_NICE: without it the error satisfies
+// errors.Is(err, os.ErrPermission). Threads that sysmon starts from then on
+// (it starts one when it hands a P over and no thread is idle) inherit the
+// slack: run Confine to give them back the process's own.
 func Set(ctx context.Context, slack time.Duration) (int, error) {
-	if slack < 0 {
-		return 0, fmt.Errorf("sysmonslack: negative timer slack %v", slack)
+	if slack <= 0 {
+		return 0, fmt.Errorf("set the system monitor's timer slack to %v: want a positive slack", slack)
 	}
 	tid, err := Find(ctx)
 	if err != nil {
 		return 0, err
 	}
-	path := slackFile(tid)
-	if err := os.WriteFile(path, []byte(strconv.FormatInt(slack.Nanoseconds(), 10)), 0); err != nil {
-		return tid, fmt.Errorf("set the timer slack of the system monitor thread %d: %w", tid, err)
-	}
-	if slack == 0 {
-		return tid, nil
-	}
-	got, err := Slack(tid)
-	if err != nil {
-		return tid, err
-	}
-	if got != slack {
-		return tid, fmt.Errorf("set the timer slack of the system monitor thread %d: wrote %v, reads back %v", tid, slack, got)
+	if err := SetThread(tid, slack); err != nil {
+		return tid, fmt.Errorf("system monitor thread: %w", err)
 	}
 	return tid, nil
 }
 
-// Slack returns a thread's current timer slack.
+// SetThread sets one thread's timer slack to slack (which must be positive:
+// writing 0 would give the thread the slack it inherited from the thread
+// that started it, not the process's) and checks that it took.
+func SetThread(tid int, slack time.Duration) error {
+	if slack <= 0 {
+		return fmt.Errorf("set the timer slack of thread %d to %v: want a positive slack", tid, slack)
+	}
+	if err := os.WriteFile(slackFile(tid), []byte(strconv.FormatInt(slack.Nanoseconds(), 10)), 0); err != nil {
+		return fmt.Errorf("set the timer slack of thread %d: %w", tid, err)
+	}
+	got, err := Slack(tid)
+	if err != nil {
+		return err
+	}
+	if got != slack {
+		return fmt.Errorf("set the timer slack of thread %d: wrote %v, reads back %v", tid, slack, got)
+	}
+	return nil
+}
+
+// Default returns the process's own timer slack: its main thread's, which
+// the process inherited when it started and which nothing here changes.
+func Default() (time.Duration, error) { return Slack(os.Getpid()) }
+
+// Confine keeps a raised slack on sysmon's thread alone until ctx ends:
+// every interval it gives each other thread whose slack differs from def
+// (the process's own, from Default) def back. Linux gives a new thread the
+// slack of the thread that starts it, and sysmon starts threads when it
+// hands a P over to run goroutines; their timers (the network poller's
+// waits for the next Go timer among them) would otherwise be late by up to
+// the raised slack. A thread it cannot reset ends Confine with the error.
+func Confine(ctx context.Context, monitor int, def, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := confineOnce(monitor, def); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// confineOnce is one round of Confine; it returns how many threads it reset.
+func confineOnce(monitor int, def time.Duration) (int, error) {
+	tids, err := threads()
+	if err != nil {
+		return 0, err
+	}
+	reset := 0
+	for _, tid := range tids {
+		if tid == monitor {
+			continue
+		}
+		s, err := Slack(tid)
+		if err != nil {
+			continue // the thread has exited
+		}
+		if s == def {
+			continue
+		}
+		if err := SetThread(tid, def); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return reset, err
+		}
+		reset++
+	}
+	return reset, nil
+}
+
+// Slack returns a thread's current timer slack. Reading another thread's
+// needs CAP_SYS_NICE too.
 func Slack(tid int) (time.Duration, error) {
 	b, err := os.ReadFile(slackFile(tid))
 	if err != nil {
