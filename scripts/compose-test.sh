@@ -7,7 +7,8 @@
 #
 # 1. build bin/node and bin/raftmq (CGO_ENABLED=0) and the image; start the
 #    cluster (scripts/cluster-up.sh) and wait until every node is healthy and
-#    all three are alive Raft voters;
+#    all three are alive Raft voters; each node's log says it raised its
+#    Go monitor thread's timer slack (the compose file's cap_add works);
 # 2. declare a queue, publish 1,000 messages (IDs batch1-0..999);
 # 3. find the leader (raftmq status --json) and docker kill its container;
 # 4. publish 1,000 more (batch2-*): the CLI finds the new leader and resends
@@ -148,6 +149,11 @@ log "building and starting the cluster"
 WAIT_SECONDS=120 scripts/cluster-up.sh >/dev/null
 wait_for 60 "three live voters" three_voters_alive
 log "cluster up: three live voters"
+for n in n1 n2 n3; do
+  scripts/compose.sh logs "$n" 2>&1 | grep -q "raised the timer slack of the Go runtime's monitor thread" ||
+    fail "$n did not raise its Go monitor thread's timer slack (cap_add SYS_NICE in docker-compose.yml)"
+done
+log "every node raised its Go monitor thread's timer slack"
 
 "$CLI" declare queue "$QUEUE" >/dev/null || fail "declare queue $QUEUE"
 publish_batch batch1
