@@ -41,19 +41,15 @@ const confineInterval = time.Second
 // or off Linux, the node goes on with the runtime's default.
 func slowMonitor(ctx context.Context, log *slog.Logger, slack time.Duration) <-chan struct{} {
 	done := make(chan struct{})
-	def, err := sysmonslack.Default()
-	var tid int
-	if err == nil {
-		setCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		tid, err = sysmonslack.Set(setCtx, slack)
-		cancel()
-	}
+	setCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	tid, err := sysmonslack.Set(setCtx, slack)
+	cancel()
 	switch {
 	case err == nil:
 		log.Info("raised the timer slack of the Go runtime's monitor thread", "thread", tid, "slack", slack)
 		go func() {
 			defer close(done)
-			if err := sysmonslack.Confine(ctx, tid, def, confineInterval); err != nil {
+			if err := sysmonslack.Confine(ctx, tid, confineInterval); err != nil {
 				log.Warn("stopped giving threads started by the Go runtime's monitor the process's timer slack", "err", err)
 			}
 		}()

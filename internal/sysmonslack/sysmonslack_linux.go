@@ -116,13 +116,17 @@ func SetThread(tid int, slack time.Duration) error {
 func Default() (time.Duration, error) { return Slack(os.Getpid()) }
 
 // Confine keeps a raised slack on sysmon's thread alone until ctx ends:
-// every interval it gives each other thread whose slack differs from def
-// (the process's own, from Default) def back. Linux gives a new thread the
+// every interval it gives each other thread whose slack differs from the
+// process's own (Default) that slack back. Linux gives a new thread the
 // slack of the thread that starts it, and sysmon starts threads when it
 // hands a P over to run goroutines; their timers (the network poller's
 // waits for the next Go timer among them) would otherwise be late by up to
 // the raised slack. A thread it cannot reset ends Confine with the error.
-func Confine(ctx context.Context, monitor int, def, interval time.Duration) error {
+func Confine(ctx context.Context, monitor int, interval time.Duration) error {
+	def, err := Default()
+	if err != nil {
+		return err
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

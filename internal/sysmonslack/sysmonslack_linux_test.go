@@ -198,14 +198,18 @@ func TestConfineGivesOtherThreadsTheProcessSlackBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A thread that inherited sysmon's slack, as one sysmon starts does.
+	// A thread that inherited sysmon's slack, as one sysmon starts does. Not
+	// the main thread, whose slack is the process's own (Default).
 	other := lockedThread(t)
+	for other == os.Getpid() {
+		other = lockedThread(t)
+	}
 	if err := SetThread(other, time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- Confine(ctx, monitor, def, 10*time.Millisecond) }()
+	go func() { done <- Confine(ctx, monitor, 10*time.Millisecond) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		s, err := Slack(other)

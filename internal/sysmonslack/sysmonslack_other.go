@@ -20,7 +20,7 @@ func SetThread(tid int, slack time.Duration) error { return ErrUnsupported }
 func Default() (time.Duration, error) { return 0, ErrUnsupported }
 
 // Confine returns ErrUnsupported: only Linux has per-thread timer slack.
-func Confine(ctx context.Context, monitor int, def, interval time.Duration) error {
+func Confine(ctx context.Context, monitor int, interval time.Duration) error {
 	return ErrUnsupported
 }
 
